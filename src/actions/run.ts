@@ -50,8 +50,8 @@ export function getInputs(source: InputSource, secret: SecretSink): RunInputs {
     path,
     script,
     manage: manageArgs,
-    projectDir: source.get('project-dir')?.trim().replace(/^\/+|\/+$/g, '') ?? '',
-    python: source.get('python')?.trim() ?? 'python3',
+    projectDir: source.get(Input.ProjectDir)?.trim().replace(/^\/+|\/+$/g, '') ?? '',
+    python: source.get(Input.Python)?.trim() ?? 'python3',
     capture: parseBoolean(source.get(Input.Capture), source.describe(Input.Capture), false),
   }
 }

@@ -28,7 +28,12 @@ export const Input = {
   Run: 'run',
   Manage: 'manage',
   Capture: 'capture',
+  ProjectDir: 'project-dir',
+  Python: 'python',
 } as const
+
+// Snapshot inputs (actions/snapshot, and the release action before it migrates) are
+// named in src/inputs/snapshot.ts; release inputs in src/inputs/release.ts.
 
 export const Output = {
   ExitCode: 'exit-code',
