@@ -6,6 +6,7 @@
 // script cut off in transit or with a syntax error runs nothing at all, and a command
 // inside that reads stdin cannot swallow the rest of the script.
 
+import { registerWork } from './lock'
 import { exportVar, lines, quote, type Shell } from './shell'
 
 /** The program the SSH layer asks the server to run; the script arrives on its stdin. */
@@ -29,6 +30,8 @@ export interface RemoteScript {
   input?: boolean
   /** Our own builders run with `set -u` too; users' scripts only with `-e -o pipefail`. */
   strict?: boolean
+  /** Register as work under this app lock, so a guardian whose runner vanished can end it. */
+  lockDir?: string
 }
 
 export interface RenderOptions {
@@ -57,7 +60,7 @@ export function renderScript(script: RemoteScript, opts: RenderOptions): string 
     // The first failing command, its line in the body and its status, for the error message.
     `__slipway_fail() { local c=\${3//$'\\n'/ }; printf '${mark}:fail:%s:%s:%s\\n' "$1" "$(($2 - __slipway_base))" "\${c:0:200}" >&2; }`,
     `trap '__slipway_fail "$?" "$LINENO" "$BASH_COMMAND"' ERR`,
-    'umask 077',
+    script.lockDir ? registerWork(script.lockDir) : '',
     vars,
     env,
     script.cwd ? `cd -- ${quote(script.cwd)}` : '',

@@ -27,6 +27,8 @@ export interface StepOptions {
 
 export class Host {
   readonly steps: StepRecord[] = []
+  /** Set while this run holds the app lock: steps register as work under it. */
+  lockDir?: string
 
   constructor(
     readonly spec: HostSpec,
@@ -39,10 +41,19 @@ export class Host {
     return this.spec.label
   }
 
+  /** Print a line in this host's log (prefixed when hosts run in parallel). */
+  log(message: string): void {
+    this.reporter.info(`${this.defaults.prefixLines ? `[${this.label}] ` : ''}${message}`)
+  }
+
+  warn(message: string): void {
+    this.reporter.warning(`${this.label}: ${message}`)
+  }
+
   /** Run one remote step, streaming its output line by line into the log. */
   async step(script: RemoteScript, options: StepOptions = {}): Promise<ExecResult> {
     const prefix = this.defaults.prefixLines ? `[${this.label}] ` : ''
-    const full: RemoteScript = { ...script, env: { ...this.defaults.env, ...script.env } }
+    const full: RemoteScript = { lockDir: this.lockDir, ...script, env: { ...this.defaults.env, ...script.env } }
     const started = Date.now()
     let current = script.step
     const record = (ok: boolean) => this.steps.push({ step: current, durationMs: Date.now() - started, ok })

@@ -64,6 +64,17 @@ export interface ExecResult {
   durationMs: number
 }
 
+/** A script still running on the server. */
+export interface RunningScript {
+  /** Write to the script's stdin (after the script text). */
+  send(data: string | Buffer): void
+  /** Close its stdin. */
+  end(): void
+  done: Promise<ExecResult>
+  /** Also receive each stdout line (in addition to options.onStdout). */
+  onStdout(fn: (line: string) => void): void
+}
+
 /** Counters for benchmarks and the summary: how chatty a run was. */
 export interface SessionStats {
   channels: number
@@ -190,11 +201,23 @@ export class Session {
 
   /** Run a script; resolves with how it ended (non-zero exits included). */
   async exec(script: RemoteScript, options: ExecOptions): Promise<ExecResult> {
+    const running = await this.start(script, options)
+    if (options.input === undefined) running.end()
+    return running.done
+  }
+
+  /**
+   * Start a script and return while it runs: the caller may send more lines to its
+   * stdin (the script set `input: true`) and ends it with end(). The app lock's
+   * guardian is such a script: it lives exactly as long as this connection.
+   */
+  async start(script: RemoteScript, options: ExecOptions): Promise<RunningScript> {
     const nonce = randomBytes(8).toString('hex')
     const text = renderScript(script, { nonce })
     const started = Date.now()
     const stream = await this.channel()
-    return new Promise((resolve, reject) => {
+    let onStdoutLine: ((line: string) => void) | undefined
+    const done = new Promise<ExecResult>((resolve, reject) => {
       let pgid: number | undefined
       let failure: ExecResult['failure']
       let lastStep: string | undefined
@@ -212,6 +235,7 @@ export class Session {
           else stdoutTruncated = true
         }
         options.onStdout?.(line)
+        onStdoutLine?.(line)
       })
       const err = new LineSplitter(line => {
         const marker = parseMarker(line, nonce)
@@ -284,8 +308,8 @@ export class Session {
       this.stats.bytesSent += Buffer.byteLength(text)
       stream.write(text)
       const input = options.input
-      if (input === undefined) stream.end()
-      else if (Buffer.isBuffer(input)) {
+      if (input === undefined) return
+      if (Buffer.isBuffer(input)) {
         this.stats.bytesSent += input.length
         stream.end(input)
       } else {
@@ -297,6 +321,17 @@ export class Session {
         input.pipe(stream)
       }
     })
+    // Keep an unobserved failure from crashing the process; callers await `done`.
+    done.catch(() => undefined)
+    return {
+      send: data => {
+        this.stats.bytesSent += Buffer.byteLength(data)
+        stream.write(data)
+      },
+      end: () => stream.end(),
+      done,
+      onStdout: fn => (onStdoutLine = fn),
+    }
   }
 
   /** Run a script and throw a StepError naming the host, step, line and exit status when it fails. */
