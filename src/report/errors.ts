@@ -24,7 +24,9 @@ export class InputError extends SlipwayError {
     problem: string,
     hint?: string,
   ) {
-    super(`Input '${input}': ${problem}`, hint)
+    // A source may already describe the input with quotes and a location:
+    // `'path' (slipway.yml line 4)`.
+    super(`Input ${input.startsWith("'") ? input : `'${input}'`}: ${problem}`, hint)
   }
 }
 

@@ -4,6 +4,7 @@
 // where no runner masks it (a terminal, a log file, a self-hosted runner's debug dump).
 
 import * as core from '@actions/core'
+import { randomBytes } from 'crypto'
 
 export class Redactor {
   private readonly values = new Set<string>()
@@ -146,7 +147,9 @@ export class ConsoleReporter extends BaseReporter {
   }
   output(name: string, value: string): void {
     const v = this.redactor.redact(value)
-    process.stdout.write(v.includes('\n') ? `${name}<<EOF\n${v}\nEOF\n` : `${name}=${v}\n`)
+    // A random delimiter, as GitHub's own output files use: a value cannot end it early.
+    const delimiter = `slipway_${randomBytes(8).toString('hex')}`
+    process.stdout.write(v.includes('\n') ? `${name}<<${delimiter}\n${v}\n${delimiter}\n` : `${name}=${v}\n`)
   }
   fail(m: string): void {
     this.error(m)
