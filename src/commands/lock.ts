@@ -10,7 +10,7 @@
 // server rebooted) is detected by pid and boot id and taken over with a report; a
 // holder that is alive but silent is "stale" and only broken on request.
 
-import { lines, quote, type Shell } from './shell'
+import { heredoc, lines, quote, type Shell } from './shell'
 
 /** Lines the guardian prints on stdout, for the runner to follow. */
 export const LOCK_EVENT = 'slipway-lock'
@@ -100,6 +100,9 @@ export function guardianScript(o: GuardianOptions): Shell {
     'for _ in $(seq 50); do groups_alive || break; sleep 0.2; done',
     'for f in "$lock"/work/*; do if [ -e "$f" ]; then kill -KILL -- "-${f##*/}" 2>/dev/null || true; fi; done',
     o.recovery ? `( ${o.recovery}\n) || echo "slipway: recovery after a lost connection failed" >&2` : '',
+    // The run may have written a recovery that depends on what it found (the previous
+    // release to go back to); it runs after the fixed one.
+    'if [ -f "$lock/recovery.sh" ]; then bash "$lock/recovery.sh" || echo "slipway: recovery after a lost connection failed" >&2; fi',
     'if ours; then rm -rf -- "$lock"; fi',
     'exit 0',
   )
@@ -113,6 +116,11 @@ export function registerWork(lockDir: string): Shell {
   return lines(
     `__slipway_work=${quote(lockDir)}/work/$__slipway_pgid`,
     ': > "$__slipway_work" 2>/dev/null || true',
-    `trap 'rm -f -- "$__slipway_work"' EXIT`,
+    `__slipway_at_exit 'rm -f -- "$__slipway_work"'`,
   )
+}
+
+/** Store the recovery the guardian runs if the connection is lost from now on. */
+export function setRecovery(lockDir: string, recovery: Shell): Shell {
+  return heredoc(`cat > ${quote(`${lockDir}/recovery.sh`)}`, lines('set -u', recovery))
 }

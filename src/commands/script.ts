@@ -7,7 +7,7 @@
 // inside that reads stdin cannot swallow the rest of the script.
 
 import { registerWork } from './lock'
-import { exportVar, lines, quote, type Shell } from './shell'
+import { exportVar, lines, quote, quoteAlways, type Shell } from './shell'
 
 /** The program the SSH layer asks the server to run; the script arrives on its stdin. */
 export const REMOTE_SHELL = 'bash -se'
@@ -60,6 +60,12 @@ export function renderScript(script: RemoteScript, opts: RenderOptions): string 
     // The first failing command, its line in the body and its status, for the error message.
     `__slipway_fail() { local c=\${3//$'\\n'/ }; printf '${mark}:fail:%s:%s:%s\\n' "$1" "$(($2 - __slipway_base))" "\${c:0:200}" >&2; }`,
     `trap '__slipway_fail "$?" "$LINENO" "$BASH_COMMAND"' ERR`,
+    `__slipway_step() { printf '${mark}:step:%s\\n' "$1" >&2; }`,
+    // Builders register cleanups with atExit() instead of owning the one EXIT trap.
+    '__slipway_exit=()',
+    '__slipway_at_exit() { __slipway_exit=("$1" "${__slipway_exit[@]}"); }',
+    `__slipway_on_exit() { local c; for c in "\${__slipway_exit[@]}"; do eval "$c" || true; done; }`,
+    'trap __slipway_on_exit EXIT',
     script.lockDir ? registerWork(script.lockDir) : '',
     vars,
     env,
@@ -70,9 +76,22 @@ export function renderScript(script: RemoteScript, opts: RenderOptions): string 
   return `${lines(preamble, `__slipway_base=${base}`, script.body)}\n} ; exit\n`
 }
 
-/** A step boundary inside a script that runs several steps in one round trip. */
-export function stepMarker(nonce: string, step: string): Shell {
-  return `printf '%s\\n' ${quote(`${MARK}:${nonce}:step:${step}`)} >&2`
+/**
+ * A step boundary inside a script that runs several steps in one round trip. The
+ * preamble defines the function, so builders need not know the per-run nonce.
+ */
+export function stepMarker(step: string): Shell {
+  return `__slipway_step ${quote(step)}`
+}
+
+/** Run `command` when the script exits, however it exits (cleanups stack, last first). */
+export function atExit(command: Shell): Shell {
+  return `__slipway_at_exit ${quoteAlways(command)}`
+}
+
+/** Steps run in order by one script; the log and summary still see each step. */
+export function steps(...parts: { step: string; body: Shell }[]): Shell {
+  return lines(...parts.filter(p => p.body !== '').map(p => lines(stepMarker(p.step), p.body)))
 }
 
 /** What the SSH layer learns from markers on stderr. */

@@ -23,6 +23,8 @@ export interface StepOptions {
   timeoutMs?: number
   /** Return the result instead of throwing when the script exits non-zero. */
   allowFailure?: boolean
+  /** Also see each stdout line (to pick facts out of the output as it streams). */
+  onLine?: (line: string) => void
 }
 
 export class Host {
@@ -46,6 +48,11 @@ export class Host {
     this.reporter.info(`${this.defaults.prefixLines ? `[${this.label}] ` : ''}${message}`)
   }
 
+  /** The env every script gets, for showing scripts in a dry run (values are redacted there). */
+  envForDisplay(): Record<string, string> {
+    return this.defaults.env
+  }
+
   warn(message: string): void {
     this.reporter.warning(`${this.label}: ${message}`)
   }
@@ -54,18 +61,24 @@ export class Host {
   async step(script: RemoteScript, options: StepOptions = {}): Promise<ExecResult> {
     const prefix = this.defaults.prefixLines ? `[${this.label}] ` : ''
     const full: RemoteScript = { lockDir: this.lockDir, ...script, env: { ...this.defaults.env, ...script.env } }
-    const started = Date.now()
+    // A script may run several steps (markers); each gets its own record.
     let current = script.step
-    const record = (ok: boolean) => this.steps.push({ step: current, durationMs: Date.now() - started, ok })
+    let currentStart = Date.now()
+    const record = (ok: boolean) => this.steps.push({ step: current, durationMs: Date.now() - currentStart, ok })
     return this.reporter.group(`${this.label} · ${script.step}`, async () => {
       const exec: ExecOptions = {
         timeoutMs: options.timeoutMs ?? this.defaults.timeoutMs,
         captureBytes: options.captureBytes,
         input: options.input,
-        onStdout: options.quietStdout ? undefined : line => this.reporter.info(`${prefix}${line}`),
+        onStdout: line => {
+          options.onLine?.(line)
+          if (!options.quietStdout) this.reporter.info(`${prefix}${line}`)
+        },
         onStderr: line => this.reporter.info(`${prefix}${line}`),
         onStep: step => {
+          if (current !== script.step || Date.now() - currentStart >= 50) record(true)
           current = step
+          currentStart = Date.now()
           this.reporter.info(`${prefix}── ${step}`)
         },
       }
@@ -75,7 +88,7 @@ export class Host {
         return r
       } catch (err) {
         record(false)
-        if (err instanceof StepError) this.reporter.debug(`${this.label}: ${err.message}`)
+        if (err instanceof StepError) this.reporter.debug(err.message)
         throw err
       }
     })

@@ -2,7 +2,7 @@
 // how the lock behaves on the server.
 
 import { randomBytes } from 'crypto'
-import { hostname } from 'os'
+import { hostname, userInfo } from 'os'
 import { guardianScript, LOCK_EVENT } from '../commands/lock'
 import { layout } from '../commands/layout'
 import type { Shell } from '../commands/shell'
@@ -40,7 +40,7 @@ export function currentHolder(kind: LockKind, env: NodeJS.ProcessEnv = process.e
     env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
       ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
       : `local run (pid ${process.pid})`
-  return { kind, run, actor: env.GITHUB_ACTOR ?? env.USER ?? 'unknown', runner: hostname(), started: new Date().toISOString() }
+  return { kind, run, actor: env.GITHUB_ACTOR ?? env.USER ?? localUser(), runner: hostname(), started: new Date().toISOString() }
 }
 
 export function describeHolder(json: string): string {
@@ -136,5 +136,13 @@ export async function withLock<T>(host: Host, options: LockOptions, reporter: Re
   } finally {
     host.lockDir = undefined
     await lock.release()
+  }
+}
+
+function localUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'unknown'
   }
 }

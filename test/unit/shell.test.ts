@@ -72,7 +72,7 @@ describe('renderScript', () => {
     expect(bash(renderScript({ step: 's', body: 'echo "${UNSET_VAR_X}"', strict: false }, { nonce })).code).toBe(0)
   })
   it('marks steps so one script can run several', () => {
-    const r = bash(renderScript({ step: 's', body: `${stepMarker(nonce, 'migrate')}\necho x` }, { nonce }))
+    const r = bash(renderScript({ step: 's', body: `${stepMarker('migrate')}\necho x` }, { nonce }))
     const steps = r.stderr.split('\n').map(l => parseMarker(l, nonce)).filter(m => m?.kind === 'step')
     expect(steps).toEqual([{ kind: 'step', step: 'migrate' }])
     // A marker with another nonce (printed by a user's command) is ordinary output.
