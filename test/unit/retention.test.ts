@@ -6,8 +6,9 @@ import { resolve } from 'path'
 import { describe, expect, it } from 'vitest'
 import { applyRetention, describeKeep, isoWeek, parseKeep, type KeepPolicy } from '../../src/snapshot/retention'
 
-// ../shared sits next to the repository, in CI too (see the README in that folder).
-const VECTORS = resolve(__dirname, '../../../shared/conformance/retention-restic.json')
+// A copy of ../shared/conformance (see test/conformance/README.md), so any clone can run it.
+const VECTORS = resolve(__dirname, '../conformance/retention-restic.json')
+const SHARED = resolve(__dirname, '../../../shared/conformance/retention-restic.json')
 
 interface Vectors {
   snapshots: { time: string }[]
@@ -15,12 +16,15 @@ interface Vectors {
 }
 
 describe('retention: restic conformance', () => {
-  if (!existsSync(VECTORS)) throw new Error(`${VECTORS} is missing: the restic conformance vectors live in ../shared next to the repository`)
   const vectors = JSON.parse(readFileSync(VECTORS, 'utf8')) as Vectors
   const snapshots = vectors.snapshots.map((s, i) => ({ id: `s${i}`, time: new Date(s.time), raw: s.time }))
 
   it('has all 21 cases', () => {
     expect(vectors.cases).toHaveLength(21)
+  })
+
+  it.runIf(existsSync(SHARED))('the copy equals the shared original', () => {
+    expect(readFileSync(VECTORS, 'utf8')).toBe(readFileSync(SHARED, 'utf8'))
   })
 
   for (const c of vectors.cases) {
