@@ -49282,6 +49282,7 @@ exports.ACTIONS = {
     run: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(2074))).then(m => m.run),
     release: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(378))).then(m => (source, reporter) => m.release(source, reporter)),
     snapshot: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(5303))).then(m => m.run),
+    rollback: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(3491))).then(m => m.run),
 };
 
 
@@ -49440,6 +49441,185 @@ function summary(ctx, outcomes, migrations, steps, ms) {
     if (failures.length)
         parts.push(`**Why it failed**\n\n${failures.map(f => `- ${f.host.label}: ${(0, errors_1.describeError)(f.error).replace(/\n\s*/g, ' ')}`).join('\n')}`);
     return parts.join('\n\n');
+}
+
+
+/***/ }),
+
+/***/ 3491:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// actions/rollback: put a previous release back (code, and with with-data the data),
+// restart, reload and health-check it, and refuse to leave a schema behind that the
+// older code does not know.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RollbackOutput = exports.RollbackInput = void 0;
+exports.getInputs = getInputs;
+exports.chooseTarget = chooseTarget;
+exports.run = run;
+const layout_1 = __nccwpck_require__(8238);
+const release_1 = __nccwpck_require__(1391);
+const rollback_1 = __nccwpck_require__(1356);
+const fleet_1 = __nccwpck_require__(8108);
+const connection_1 = __nccwpck_require__(8361);
+const names_1 = __nccwpck_require__(5585);
+const parse_1 = __nccwpck_require__(3718);
+const release_2 = __nccwpck_require__(7300);
+const snapshot_1 = __nccwpck_require__(5029);
+const lock_1 = __nccwpck_require__(2872);
+const pipeline_1 = __nccwpck_require__(4875);
+const errors_1 = __nccwpck_require__(2287);
+const reporter_1 = __nccwpck_require__(4969);
+exports.RollbackInput = {
+    To: 'to',
+    WithData: 'with-data',
+    Force: 'force',
+    Strategy: 'strategy',
+    DryRun: 'dry-run',
+};
+exports.RollbackOutput = {
+    Release: 'release',
+    From: 'rolled-back-from',
+    Snapshot: 'snapshot',
+    Migrations: 'migrations',
+};
+function getInputs(source, secret) {
+    const d = (n) => source.describe(n);
+    const connection = (0, connection_1.getConnectionSettings)(source, secret);
+    const path = (0, parse_1.parseRemotePath)(source.get(names_1.Input.Path), d(names_1.Input.Path));
+    if (!path)
+        throw new errors_1.InputError(d(names_1.Input.Path), 'is required', 'The app directory on the server, e.g. /srv/app.');
+    const strategy = (0, parse_1.parseChoice)(source.get(exports.RollbackInput.Strategy), d(exports.RollbackInput.Strategy), ['releases', 'in-place'], 'releases');
+    const to = source.get(exports.RollbackInput.To)?.trim();
+    if (to !== undefined && !(strategy === 'in-place' ? /^[0-9a-f]{7,40}$/.test(to) : release_1.RELEASE_ID.test(to) || /^[0-9a-f]{7,40}$/.test(to))) {
+        throw new errors_1.InputError(d(exports.RollbackInput.To), `'${(0, parse_1.printable)(to)}' is not a release id (20261124T143015Z-1a2b3c4) or commit sha`);
+    }
+    const projectDir = source.get(names_1.Input.ProjectDir)?.trim();
+    return {
+        connection,
+        path,
+        strategy,
+        to,
+        withData: (0, parse_1.parseBoolean)(source.get(exports.RollbackInput.WithData), d(exports.RollbackInput.WithData), false),
+        force: (0, parse_1.parseBoolean)(source.get(exports.RollbackInput.Force), d(exports.RollbackInput.Force), false),
+        goLive: (0, release_2.getGoLiveSettings)(source),
+        lock: (0, release_2.getLockSettings)(source),
+        projectDir: projectDir ? (0, release_2.parseRelativePath)(projectDir, d(names_1.Input.ProjectDir)) : '',
+        python: source.get(names_1.Input.Python)?.trim() ?? 'python3',
+        snapshot: (0, snapshot_1.getSnapshotSettings)(source, secret),
+        dryRun: (0, parse_1.parseBoolean)(source.get(exports.RollbackInput.DryRun), d(exports.RollbackInput.DryRun), false),
+    };
+}
+/** Which release to go back to, decided from what is on the server. Pure, so it has unit tests. */
+function chooseTarget(s, p, host) {
+    if (s.strategy === 'in-place') {
+        if (!p.head)
+            throw new errors_1.SlipwayError(`${host}: ${s.path} is not a git working tree`);
+        const current = [...p.log].reverse().find(r => r.sha === p.head && r.result === 'ok');
+        const to = s.to ?? (typeof current?.previous === 'string' ? current.previous : undefined);
+        if (!to)
+            throw new errors_1.SlipwayError(`${host}: the release log records no commit before ${p.head.slice(0, 12)}`, 'Name one with to: <sha>.');
+        const undone = p.log.filter(r => r.result === 'ok' && typeof r.id === 'string' && r.sha === p.head).map(r => r.id);
+        return { from: p.head, to, undone: undone.slice(-1), dir: s.path };
+    }
+    if (!p.current)
+        throw new errors_1.SlipwayError(`${host}: nothing is live at ${s.path}/current`, 'There is no release to roll back from.');
+    const complete = p.releases.filter(r => r.complete);
+    let target = s.to ? complete.find(r => r.id === s.to || r.sha.startsWith(s.to)) : [...complete].reverse().find(r => r.id < p.current);
+    if (s.to && !target) {
+        const exists = p.releases.find(r => r.id === s.to || r.sha.startsWith(s.to));
+        throw new errors_1.SlipwayError(`${host}: release ${s.to} ${exists ? 'never completed (it failed or was interrupted)' : 'is not on the server'}`, `Releases you can go back to: ${complete.map(r => r.id).join(', ') || 'none'}.`);
+    }
+    if (!target)
+        throw new errors_1.SlipwayError(`${host}: there is no complete release older than ${p.current} to go back to`);
+    if (target.id === p.current)
+        throw new errors_1.SlipwayError(`${host}: ${target.id} is already live`);
+    const undone = p.releases.filter(r => r.id > target.id && r.id <= p.current).map(r => r.id);
+    return { from: p.current, to: target.id, undone, dir: `${(0, layout_1.layout)(s.path).releases}/${target.id}` };
+}
+async function rollbackHost(host, s, reporter) {
+    const probe = (0, rollback_1.parseRollbackProbe)((await host.step({ step: 'probe', body: (0, rollback_1.rollbackProbe)(s.path, s.strategy), strict: true }, { captureBytes: 1024 * 1024, quietStdout: true })).stdout);
+    const target = chooseTarget(s, probe, host.label);
+    host.log(`rolling back ${target.from} → ${target.to}`);
+    // Migrations applied in the database that the target code does not have.
+    const check = await host.step({
+        step: 'check migrations',
+        body: s.strategy === 'in-place' ? (0, rollback_1.unknownMigrationsInPlace)(s.path, target.to, s.projectDir, s.python) : (0, rollback_1.unknownMigrations)(target.dir, s.projectDir, s.python),
+        strict: true,
+    }, { captureBytes: 256 * 1024, quietStdout: true });
+    const migrations = check.stdout
+        .split('\n')
+        .filter(l => l.startsWith('unknown-migration='))
+        .map(l => l.slice('unknown-migration='.length));
+    if (migrations.length && !s.withData && !s.force) {
+        throw new errors_1.SlipwayError(`${host.label}: ${target.to} does not know ${migrations.length} migration(s) applied since: ${migrations.join(', ')}. Rolling back only the code would leave that schema behind; nothing was changed.`, 'Use with-data: true to restore the pre-release snapshot as well, or force: true to roll back the code anyway (when the migrations are backwards compatible).');
+    }
+    if (migrations.length && s.force && !s.withData)
+        host.warn(`rolling back the code over migrations ${migrations.join(', ')} (force: true); the schema stays as it is`);
+    const holder = (0, lock_1.currentHolder)('rollback');
+    const plan = {
+        root: s.path,
+        strategy: s.strategy,
+        from: target.from,
+        to: target.to,
+        goLive: s.goLive,
+        record: { id: target.to, rollback_from: target.from, time: new Date().toISOString(), actor: holder.actor, run: holder.run, kind: 'rollback' },
+    };
+    if (s.dryRun) {
+        host.log(`dry run: would switch ${target.from} → ${target.to}${migrations.length ? `; migrations the target does not know: ${migrations.join(', ')}` : ''}`);
+        return { from: target.from, to: target.to, migrations };
+    }
+    let snapshot;
+    if (s.withData)
+        snapshot = await restoreData(host, s, target, probe, reporter);
+    try {
+        await host.step({ step: 'rollback', body: (0, rollback_1.rollbackScript)(plan), strict: true });
+    }
+    catch (err) {
+        const r = await host.step({ step: 'undo rollback', body: (0, rollback_1.undoRollback)(plan), strict: true }, { allowFailure: true, captureBytes: 16 * 1024 });
+        const said = r.stdout.split('\n').find(l => l.startsWith('outcome: '))?.slice(9);
+        throw new pipeline_1.ReleaseFailure(err, r.code === 0 ? `${said ?? 'back where it was'}; the rollback is recorded as failed` : `undoing the rollback failed too: ${r.stderrTail.join(' / ')}`);
+    }
+    return { from: target.from, to: target.to, migrations, snapshot };
+}
+/**
+ * with-data: the snapshot taken before the oldest release being undone holds the data
+ * as the target release left it. Restoring it is the restore action's job.
+ */
+async function restoreData(host, s, target, probe, reporter) {
+    const first = target.undone[0];
+    const record = probe.log.find(r => r.id === first && typeof r.snapshot === 'string');
+    const snapshotId = record?.snapshot;
+    if (!snapshotId) {
+        throw new errors_1.SlipwayError(`${host.label}: with-data: no snapshot was taken before release ${first}; nothing was changed`, 'Restore a snapshot of your choice with actions/restore, then roll back with force: true.');
+    }
+    // Wired to the restore capability once it lands (issue 5, in progress).
+    void reporter;
+    throw new errors_1.SlipwayError(`${host.label}: with-data would restore snapshot ${snapshotId}, but restoring is not available in this build yet; nothing was changed`);
+}
+async function run(source, reporter) {
+    const started = Date.now();
+    const s = getInputs(source, v => reporter.secret(v));
+    const fleet = new fleet_1.Fleet(s.connection, reporter);
+    try {
+        const outcomes = await fleet.run(host => s.dryRun ? rollbackHost(host, s, reporter) : (0, lock_1.withLock)(host, { kind: 'rollback', root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock }, reporter, () => rollbackHost(host, s, reporter)));
+        const ok = outcomes.find(o => o.status === 'ok')?.value;
+        reporter.output(exports.RollbackOutput.Release, ok?.to ?? '');
+        reporter.output(exports.RollbackOutput.From, ok?.from ?? '');
+        reporter.output(exports.RollbackOutput.Snapshot, ok?.snapshot ?? '');
+        reporter.output(exports.RollbackOutput.Migrations, [...new Set(outcomes.flatMap(o => o.value?.migrations ?? []))].join('\n'));
+        reporter.summary(`### ${s.dryRun ? 'Dry run: ' : ''}slipway rollback\n\n**path** \`${s.path}\` · **took** ${(0, reporter_1.formatDuration)(Date.now() - started)}\n\n${(0, fleet_1.hostTable)(outcomes, o => `${o.value.from} → ${o.value.to}${o.value.snapshot ? `; data from snapshot ${o.value.snapshot}` : ''}`)}`);
+        const failures = (0, fleet_1.failedHosts)(outcomes);
+        for (const f of failures)
+            reporter.error((0, errors_1.describeError)(f.error));
+        if (failures.length)
+            throw new errors_1.SlipwayError(`rollback failed on ${failures.map(f => f.host.label).join(', ')}`);
+    }
+    finally {
+        await fleet.close();
+    }
 }
 
 
@@ -50579,6 +50759,125 @@ function recoverRelease(plan) {
 function removeAbandoned(root) {
     const l = (0, layout_1.layout)(root);
     return (0, shell_1.lines)(`if [ -d ${(0, shell_1.quote)(l.releases)} ]; then`, `  live=$(readlink ${(0, shell_1.quote)(l.current)} 2>/dev/null || true); live=\${live##*/}`, `  for r in $(ls -1 ${(0, shell_1.quote)(l.releases)} | grep -E ${(0, shell_1.quote)(exports.RELEASE_ID.source)}); do`, '    [ "$r" = "$live" ] && continue', `    [ -e ${(0, shell_1.quote)(l.meta)}/releases/"$r"/complete ] && continue`, `    echo "removing release $r, left behind by an interrupted run"; rm -rf -- ${(0, shell_1.quote)(l.releases)}/"$r"`, '  done', 'fi');
+}
+
+
+/***/ }),
+
+/***/ 1356:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Remote commands of a rollback: find the releases, ask Django which applied migrations
+// the target release does not know, then switch back with the same going-live steps a
+// release uses (and the same undo if the target turns out unhealthy).
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.rollbackProbe = rollbackProbe;
+exports.parseRollbackProbe = parseRollbackProbe;
+exports.unknownMigrations = unknownMigrations;
+exports.unknownMigrationsInPlace = unknownMigrationsInPlace;
+exports.rollbackScript = rollbackScript;
+exports.undoRollback = undoRollback;
+const health_1 = __nccwpck_require__(9406);
+const layout_1 = __nccwpck_require__(8238);
+const proxy_1 = __nccwpck_require__(4554);
+const release_1 = __nccwpck_require__(1391);
+const script_1 = __nccwpck_require__(8827);
+const shell_1 = __nccwpck_require__(4800);
+/** What is on the server: releases (newest last), the live one, the log's tail. */
+function rollbackProbe(root, strategy) {
+    const l = (0, layout_1.layout)(root);
+    return (0, shell_1.lines)('say() { printf "%s=%s\\n" "$1" "$2"; }', strategy === 'in-place'
+        ? `say head "$(git -C ${(0, shell_1.quote)(root)} rev-parse -q --verify HEAD || true)"`
+        : (0, shell_1.lines)(`cur=$(readlink ${(0, shell_1.quote)(l.current)} 2>/dev/null || true); say current "\${cur##*/}"`, `if [ -d ${(0, shell_1.quote)(l.releases)} ]; then for r in $(ls -1 ${(0, shell_1.quote)(l.releases)} | grep -E ${(0, shell_1.quote)(release_1.RELEASE_ID.source)} | sort); do`, `  c=no; [ -e ${(0, shell_1.quote)(l.meta)}/releases/"$r"/complete ] && c=yes`, `  say release "$r $(cat ${(0, shell_1.quote)(l.releases)}/"$r"/REVISION 2>/dev/null || echo -) $c"`, 'done; fi'), `tail -n 200 ${(0, shell_1.quote)(l.log)} 2>/dev/null | sed 's/^/log=/' || true`);
+}
+function parseRollbackProbe(stdout) {
+    const p = { current: '', head: '', releases: [], log: [] };
+    for (const line of stdout.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const k = line.slice(0, eq);
+        const v = line.slice(eq + 1);
+        if (k === 'current')
+            p.current = v.trim();
+        else if (k === 'head')
+            p.head = v.trim();
+        else if (k === 'release') {
+            const [id, sha, complete] = v.trim().split(' ');
+            if (release_1.RELEASE_ID.test(id))
+                p.releases.push({ id, sha, complete: complete === 'yes' });
+        }
+        else if (k === 'log') {
+            try {
+                p.log.push(JSON.parse(v));
+            }
+            catch {
+                /* a line cut by a crash mid-write is skipped */
+            }
+        }
+    }
+    return p;
+}
+/**
+ * Print `app.migration` for every migration applied in the database that the code in
+ * `dir` does not have: what rolling back to that code would leave behind in the schema.
+ */
+function unknownMigrations(dir, projectDir, python) {
+    const app = projectDir ? `${dir}/${projectDir}` : dir;
+    const snippet = [
+        'from django.db import connection',
+        'from django.db.migrations.loader import MigrationLoader',
+        'loader = MigrationLoader(connection, ignore_no_migrations=True)',
+        'for app, name in sorted(set(loader.applied_migrations) - set(loader.disk_migrations)):',
+        '    print("unknown-migration=%s.%s" % (app, name))',
+    ].join('\n');
+    return (0, shell_1.lines)(`cd -- ${(0, shell_1.quote)(app)}`, `PY=${(0, shell_1.quote)(python)}; if [ -x ${(0, shell_1.quote)(`${dir}/.venv/bin/python`)} ]; then PY=${(0, shell_1.quote)(`${dir}/.venv/bin/python`)}; fi`, `"$PY" manage.py shell -c ${(0, shell_1.quote)(snippet)}`);
+}
+/**
+ * The same question for a working tree (in-place), where the target commit is not
+ * checked out anywhere: migrations applied in the database, of apps that keep their
+ * migrations in this repository, that the target commit's tree does not contain.
+ */
+function unknownMigrationsInPlace(root, sha, projectDir, python) {
+    const app = projectDir ? `${root}/${projectDir}` : root;
+    const snippet = [
+        'from django.db import connection',
+        'from django.db.migrations.loader import MigrationLoader',
+        'for app, name in sorted(MigrationLoader(connection, ignore_no_migrations=True).applied_migrations):',
+        '    print("%s.%s" % (app, name))',
+    ].join('\n');
+    const migrationFile = `'s#^\\(.*/\\)\\{0,1\\}\\([^/]*\\)/migrations/\\([0-9][^/]*\\)\\.py$#\\2.\\3#p'`;
+    return (0, shell_1.lines)(`cd -- ${(0, shell_1.quote)(app)}`, `PY=${(0, shell_1.quote)(python)}; if [ -x ${(0, shell_1.quote)(`${root}/.venv/bin/python`)} ]; then PY=${(0, shell_1.quote)(`${root}/.venv/bin/python`)}; fi`, 'tmp=$(mktemp -d)', `"$PY" manage.py shell -c ${(0, shell_1.quote)(snippet)} | sort > "$tmp/applied"`, `git -C ${(0, shell_1.quote)(root)} ls-tree -r --name-only ${(0, shell_1.quote)(sha)} | sed -n ${migrationFile} | sort > "$tmp/target"`, `git -C ${(0, shell_1.quote)(root)} ls-tree -r --name-only HEAD | sed -n ${migrationFile} | sort > "$tmp/live"`, 
+    // Only apps whose migrations live in this repository (not django.contrib.auth's).
+    'cut -d. -f1 "$tmp/target" "$tmp/live" | sort -u > "$tmp/apps"', `sed 's/$/./' "$tmp/apps" > "$tmp/prefixes"`, `grep -F -f "$tmp/prefixes" "$tmp/applied" | comm -23 - "$tmp/target" | sed 's/^/unknown-migration=/' || true`, 'rm -rf -- "$tmp"');
+}
+function checkout(root, sha) {
+    return (0, shell_1.lines)(`cd -- ${(0, shell_1.quote)(root)}`, 'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then echo "the working tree has uncommitted changes to tracked files; not touching it" >&2; exit 1; fi', 'branch=$(git symbolic-ref -q --short HEAD || true)', `if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" ${(0, shell_1.quote)(sha)}; else git -c advice.detachedHead=false checkout -q --detach ${(0, shell_1.quote)(sha)}; fi`);
+}
+/** Switch to `to`, restart, reload, health-check; nothing here runs when a step fails. */
+function rollbackScript(plan) {
+    const live = plan.strategy === 'in-place' ? plan.root : `${plan.root}/current`;
+    const parts = [
+        ['proxy test', (0, proxy_1.proxyTest)(plan.goLive.proxy)],
+        ['switch', plan.strategy === 'in-place' ? checkout(plan.root, plan.to) : (0, release_1.switchTo)(plan.root, plan.to)],
+        ['restart', (0, release_1.restart)(plan.goLive.restart, live)],
+        ['proxy', (0, proxy_1.testAndReload)(plan.goLive.proxy)],
+        ['health', plan.goLive.health ? (0, health_1.healthCheck)(plan.goLive.health) : ''],
+        ['finish', appendLog(plan.root, { ...plan.record, result: 'ok' })],
+    ];
+    return (0, shell_1.lines)(...parts.filter(([, body]) => body !== '').map(([step, body]) => (0, shell_1.lines)((0, script_1.stepMarker)(step), body)));
+}
+/** After a failed rollback: back to where we were, restarted and reloaded. */
+function undoRollback(plan) {
+    const live = plan.strategy === 'in-place' ? plan.root : `${plan.root}/current`;
+    const back = plan.strategy === 'in-place' ? checkout(plan.root, plan.from) : (0, release_1.switchTo)(plan.root, plan.from);
+    return (0, shell_1.lines)(back, `echo ${(0, shell_1.quote)(`outcome: back on ${plan.from}`)}`, (0, release_1.restartAndReload)(plan.goLive, live, 'warn'), appendLog(plan.root, { ...plan.record, result: 'failed' }));
+}
+function appendLog(root, record) {
+    const l = (0, layout_1.layout)(root);
+    return (0, shell_1.lines)(`mkdir -p -- ${(0, shell_1.quote)(l.meta)}`, `printf '%s\\n' ${(0, shell_1.quote)(JSON.stringify({ ...record, finished: undefined }))} >> ${(0, shell_1.quote)(l.log)}`);
 }
 
 
@@ -52411,7 +52710,7 @@ exports.SETTINGS = {
     'lock-timeout': { kind: 'duration', actions: LOCKING },
     'break-lock': { kind: 'boolean', actions: LOCKING, perRun: "taking over another run's lock is a decision for one run" },
     // Release (issue 3).
-    strategy: { kind: 'string', actions: ['release'] },
+    strategy: { kind: 'string', actions: ['release', 'rollback'] },
     source: { kind: 'string', actions: ['release'] },
     repository: { kind: 'string', actions: ['release'] },
     ref: { kind: 'string', actions: ['release'] },
@@ -52435,7 +52734,7 @@ exports.SETTINGS = {
     'health-status': { kind: 'integer', actions: GOING_LIVE },
     'health-text': { kind: 'string', actions: GOING_LIVE },
     'health-timeout': { kind: 'duration', actions: GOING_LIVE },
-    'dry-run': { kind: 'boolean', actions: ['release'], perRun: 'a dry run left in the file would make every release a silent no-op' },
+    'dry-run': { kind: 'boolean', actions: ['release', 'rollback'], perRun: 'a dry run left in the file would make every release a silent no-op' },
     force: { kind: 'boolean', actions: GOING_LIVE, perRun: 'it overrides a safety check for one run' },
     // Restore and rollback (issue 5). `snapshot` is an id for restore and true/false for
     // release; the text kind serves both.
@@ -65497,7 +65796,7 @@ module.exports = {"rE":"1.17.0"};
 /***/ ((module) => {
 
 "use strict";
-module.exports = /*#__PURE__*/JSON.parse('{"release":{"file":"action.yml","description":"Release a Django app over SSH atomically, or not at all - snapshot the data, ship the commit, migrate, switch, restart, reload the proxy, health-check, roll back on failure.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (holds releases/, current, shared/), e.g. `/srv/app`. With `strategy: in-place`, the git working tree itself.","required":true},"strategy":{"description":"`releases` (a directory per release, `current` switched atomically) or `in-place` (a git working tree updated in place, previous commit recorded for rollback). Default: `releases`."},"source":{"description":"`push`: send the commit from the runner\'s checkout over SSH, only the objects the server lacks (the server needs no git credentials). `pull`: the server fetches `repository` itself. Default: `push`."},"repository":{"description":"With `source: pull`, the URL the server fetches from (using its own credentials)."},"ref":{"description":"Branch, tag or commit to release. Default: the workflow\'s commit (`github.sha`), else `master`."},"working-directory":{"description":"The runner\'s git checkout to ship from (`source: push`). Default: `$GITHUB_WORKSPACE`."},"force":{"description":"Release even when the commit is already live. Default: `false`."},"shared":{"description":"Files and directories kept in `path/shared/` and linked into every release (comma or newline separated), e.g. `local_settings.py`, `media`, `.env`. A missing one fails the release before anything changes."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"requirements":{"description":"Requirements files (relative to project-dir) for the release\'s virtualenv, which is shared by releases with the same requirements; `none` skips. Default: `requirements.txt` when present."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"system-site-packages":{"description":"Create virtualenvs with `--system-site-packages` (to use Debian\'s python3-* packages). Default: `false`."},"migrate":{"description":"Run `manage.py migrate --noinput` (once per release, on the first host), logging the plan first. Default: `true`."},"collectstatic":{"description":"Run `manage.py collectstatic --noinput` on every host. Default: `true`."},"check-deploy":{"description":"Run `manage.py check --deploy` instead of `check` before migrating. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"before-switch":{"description":"Bash run in the new release after migrate and collectstatic, before it goes live; failing aborts the release with nothing changed."},"after-switch":{"description":"Bash run in the new release after it is live and healthy; failing rolls back."},"keep-releases":{"description":"How many releases to keep on the server (the live and the previous one are never removed). Default: `5`."},"snapshot":{"description":"Take a snapshot of `databases` and `volumes` on the first host after the build and before migrating; the release log and the snapshot\'s manifest name each other. Default: `true` when any database or volume is given."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"dry-run":{"description":"Print the plan and every remote script (secrets redacted) without changing anything. Default: `false`."}},"outputs":{"release":"The live release id after the run (`20261124T143015Z-1a2b3c4`).","previous-release":"The release that was live before.","revision":"The commit sha released.","changed":"`true` when a host switched to a new release (`false` when it was already live).","migrations":"Migrations applied, one per line (`app.0002_name`).","snapshot":"Id of the snapshot taken before migrating, if any.","duration":"Seconds the release took."}},"run":{"file":"actions/run/action.yml","description":"Run a bash script, or a Django manage.py command, on one or more servers over SSH, with pinned host keys.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"Directory to run in. With `manage`, the app root; the live release (`path/current`) is used when it exists."},"run":{"description":"A bash script to run on every host, under `set -e -o pipefail`. A failing line fails the step."},"manage":{"description":"Arguments for `python manage.py` (e.g. `showmigrations --plan`), run in the live release with its virtualenv."},"project-dir":{"description":"Where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"Interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"capture":{"description":"Set the `stdout` output (first host; all hosts in `hosts`), up to 64 KiB each. Default: `false`."}},"outputs":{"exit-code":"Exit code of the script (of the first failing host; 0 when all succeeded).","stdout":"Standard output of the first host, when `capture` is true.","hosts":"JSON list, one entry per host: host, status, exit-code, duration-ms, and stdout when captured."}},"snapshot":{"file":"actions/snapshot/action.yml","description":"Snapshot a Django app\'s databases (PostgreSQL, MariaDB/MySQL, SQLite, or the app\'s own settings) and volumes on its servers, prune old snapshots, and optionally download one for upload-artifact.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file). Snapshots go to `path/snapshots/<id>/`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"label":{"description":"Appended to the snapshot id (`20260315T120000Z-<label>`): letters, digits, `.`, `_`, `-`."},"download":{"description":"A directory on the runner to download the snapshot to (into `<download>/<id>/`, with every sha256 verified), e.g. for `actions/upload-artifact`."},"project-dir":{"description":"With `engine: django`: where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"With `engine: django`: interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"lock-timeout":{"description":"How long to wait for the app lock held by a release, restore or another snapshot. Default: `10m`."},"break-lock":{"description":"Take over an app lock whose holder is alive but has stopped its heartbeat. Default: `false`."}},"outputs":{"snapshot":"The snapshot id (first host).","path":"The snapshot directory on the server (first host).","size":"Total bytes of the snapshot\'s files (first host).","manifest":"The snapshot\'s manifest.json (first host): id, time, label, release, and per item kind, name, file, bytes, sha256, tool and server versions, duration.","downloaded":"The local directory the snapshot was downloaded to, when `download` is set.","pruned":"JSON list of the snapshot ids removed by `keep` (first host).","hosts":"JSON list, one entry per host: host, status, snapshot, path, size, pruned, downloaded."}}}');
+module.exports = /*#__PURE__*/JSON.parse('{"release":{"file":"action.yml","description":"Release a Django app over SSH atomically, or not at all - snapshot the data, ship the commit, migrate, switch, restart, reload the proxy, health-check, roll back on failure.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (holds releases/, current, shared/), e.g. `/srv/app`. With `strategy: in-place`, the git working tree itself.","required":true},"strategy":{"description":"`releases` (a directory per release, `current` switched atomically) or `in-place` (a git working tree updated in place, previous commit recorded for rollback). Default: `releases`."},"source":{"description":"`push`: send the commit from the runner\'s checkout over SSH, only the objects the server lacks (the server needs no git credentials). `pull`: the server fetches `repository` itself. Default: `push`."},"repository":{"description":"With `source: pull`, the URL the server fetches from (using its own credentials)."},"ref":{"description":"Branch, tag or commit to release. Default: the workflow\'s commit (`github.sha`), else `master`."},"working-directory":{"description":"The runner\'s git checkout to ship from (`source: push`). Default: `$GITHUB_WORKSPACE`."},"force":{"description":"Release even when the commit is already live. Default: `false`."},"shared":{"description":"Files and directories kept in `path/shared/` and linked into every release (comma or newline separated), e.g. `local_settings.py`, `media`, `.env`. A missing one fails the release before anything changes."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"requirements":{"description":"Requirements files (relative to project-dir) for the release\'s virtualenv, which is shared by releases with the same requirements; `none` skips. Default: `requirements.txt` when present."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"system-site-packages":{"description":"Create virtualenvs with `--system-site-packages` (to use Debian\'s python3-* packages). Default: `false`."},"migrate":{"description":"Run `manage.py migrate --noinput` (once per release, on the first host), logging the plan first. Default: `true`."},"collectstatic":{"description":"Run `manage.py collectstatic --noinput` on every host. Default: `true`."},"check-deploy":{"description":"Run `manage.py check --deploy` instead of `check` before migrating. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"before-switch":{"description":"Bash run in the new release after migrate and collectstatic, before it goes live; failing aborts the release with nothing changed."},"after-switch":{"description":"Bash run in the new release after it is live and healthy; failing rolls back."},"keep-releases":{"description":"How many releases to keep on the server (the live and the previous one are never removed). Default: `5`."},"snapshot":{"description":"Take a snapshot of `databases` and `volumes` on the first host after the build and before migrating; the release log and the snapshot\'s manifest name each other. Default: `true` when any database or volume is given."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"dry-run":{"description":"Print the plan and every remote script (secrets redacted) without changing anything. Default: `false`."}},"outputs":{"release":"The live release id after the run (`20261124T143015Z-1a2b3c4`).","previous-release":"The release that was live before.","revision":"The commit sha released.","changed":"`true` when a host switched to a new release (`false` when it was already live).","migrations":"Migrations applied, one per line (`app.0002_name`).","snapshot":"Id of the snapshot taken before migrating, if any.","duration":"Seconds the release took."}},"rollback":{"file":"actions/rollback/action.yml","description":"Put a previous release back - code, and with with-data its data - then restart, reload the proxy and health-check it, over SSH.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file)."},"strategy":{"description":"`releases` or `in-place`, as the app was released. Default: `releases`."},"to":{"description":"The release id (or commit sha) to go back to. Default: the newest complete release older than the live one (in-place: the commit recorded before the live one)."},"with-data":{"description":"Also restore the snapshot taken before the oldest release being undone, so code and schema return together (needs the same `databases`/`volumes` as the snapshot). Default: `false`."},"force":{"description":"Roll the code back even when the database has migrations the target release does not know (leaving the schema as it is). Default: `false`."},"dry-run":{"description":"Say what would be rolled back (and which migrations stand in the way) without changing anything. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."}},"outputs":{"release":"The release (or commit) live after the rollback.","rolled-back-from":"The release (or commit) that was live before.","snapshot":"The snapshot restored with `with-data`.","migrations":"Migrations in the database that the target release does not know, one per line."}},"run":{"file":"actions/run/action.yml","description":"Run a bash script, or a Django manage.py command, on one or more servers over SSH, with pinned host keys.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"Directory to run in. With `manage`, the app root; the live release (`path/current`) is used when it exists."},"run":{"description":"A bash script to run on every host, under `set -e -o pipefail`. A failing line fails the step."},"manage":{"description":"Arguments for `python manage.py` (e.g. `showmigrations --plan`), run in the live release with its virtualenv."},"project-dir":{"description":"Where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"Interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"capture":{"description":"Set the `stdout` output (first host; all hosts in `hosts`), up to 64 KiB each. Default: `false`."}},"outputs":{"exit-code":"Exit code of the script (of the first failing host; 0 when all succeeded).","stdout":"Standard output of the first host, when `capture` is true.","hosts":"JSON list, one entry per host: host, status, exit-code, duration-ms, and stdout when captured."}},"snapshot":{"file":"actions/snapshot/action.yml","description":"Snapshot a Django app\'s databases (PostgreSQL, MariaDB/MySQL, SQLite, or the app\'s own settings) and volumes on its servers, prune old snapshots, and optionally download one for upload-artifact.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file). Snapshots go to `path/snapshots/<id>/`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"label":{"description":"Appended to the snapshot id (`20260315T120000Z-<label>`): letters, digits, `.`, `_`, `-`."},"download":{"description":"A directory on the runner to download the snapshot to (into `<download>/<id>/`, with every sha256 verified), e.g. for `actions/upload-artifact`."},"project-dir":{"description":"With `engine: django`: where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"With `engine: django`: interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"lock-timeout":{"description":"How long to wait for the app lock held by a release, restore or another snapshot. Default: `10m`."},"break-lock":{"description":"Take over an app lock whose holder is alive but has stopped its heartbeat. Default: `false`."}},"outputs":{"snapshot":"The snapshot id (first host).","path":"The snapshot directory on the server (first host).","size":"Total bytes of the snapshot\'s files (first host).","manifest":"The snapshot\'s manifest.json (first host): id, time, label, release, and per item kind, name, file, bytes, sha256, tool and server versions, duration.","downloaded":"The local directory the snapshot was downloaded to, when `download` is set.","pruned":"JSON list of the snapshot ids removed by `keep` (first host).","hosts":"JSON list, one entry per host: host, status, snapshot, path, size, pruned, downloaded."}}}');
 
 /***/ })
 

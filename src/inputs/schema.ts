@@ -83,7 +83,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
   'break-lock': { kind: 'boolean', actions: LOCKING, perRun: "taking over another run's lock is a decision for one run" },
 
   // Release (issue 3).
-  strategy: { kind: 'string', actions: ['release'] },
+  strategy: { kind: 'string', actions: ['release', 'rollback'] },
   source: { kind: 'string', actions: ['release'] },
   repository: { kind: 'string', actions: ['release'] },
   ref: { kind: 'string', actions: ['release'] },
@@ -107,7 +107,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
   'health-status': { kind: 'integer', actions: GOING_LIVE },
   'health-text': { kind: 'string', actions: GOING_LIVE },
   'health-timeout': { kind: 'duration', actions: GOING_LIVE },
-  'dry-run': { kind: 'boolean', actions: ['release'], perRun: 'a dry run left in the file would make every release a silent no-op' },
+  'dry-run': { kind: 'boolean', actions: ['release', 'rollback'], perRun: 'a dry run left in the file would make every release a silent no-op' },
   force: { kind: 'boolean', actions: GOING_LIVE, perRun: 'it overrides a safety check for one run' },
 
   // Restore and rollback (issue 5). `snapshot` is an id for restore and true/false for

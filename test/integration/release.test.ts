@@ -1,99 +1,21 @@
 // The release action (dist/release/index.js) against the real server: the fixture
 // Django app on PostgreSQL, Gunicorn behind nginx, driven as the GitHub runner drives it.
 
-import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'fs'
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanUpApps, fixtureRepo, newApp, releaseLog, type App } from './support/app'
 import { runAction, type ActionRun } from './support/runner'
 import { connection, server, sh } from './support/server'
-import {
-  asDeploy,
-  createPgDatabase,
-  freePort,
-  httpGet,
-  installNginxSite,
-  makeAppRepo,
-  makeAppRoot,
-  nginxSite,
-  restartCommand,
-  stopApp,
-  tables,
-  writeLocalSettings,
-  type AppRepo,
-  type Database,
-} from './support/fixture'
+import { asDeploy, createPgDatabase, freePort, httpGet, makeAppRoot, restartCommand, stopApp, tables, writeLocalSettings, type AppRepo } from './support/fixture'
 
 let repo: AppRepo
-const cleanups: (() => void)[] = []
-const usedPorts: number[] = []
 
 beforeAll(() => {
-  repo = makeAppRepo()
+  repo = fixtureRepo()
 })
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c()
-    } catch {
-      /* best effort */
-    }
-  }
-})
+afterAll(cleanUpApps)
 
-interface App {
-  root: string
-  db: Database
-  web: number
-  inputs: (overrides?: Record<string, string | undefined>) => Record<string, string | undefined>
-  release: (ref: string, overrides?: Record<string, string | undefined>) => Promise<ActionRun>
-  get: (path: string) => Promise<{ status: number; body: string }>
-  live: () => string
-}
-
-async function newApp(name: string): Promise<App> {
-  const root = makeAppRoot(name)
-  const db = createPgDatabase()
-  const appPort = await freePort(usedPorts)
-  usedPorts.push(appPort)
-  const web = await freePort(usedPorts)
-  usedPorts.push(web)
-  asDeploy(`mkdir -p ${root}/shared/fixture`)
-  writeLocalSettings(`${root}/shared/fixture/local_settings.py`, { db, mediaRoot: `${root}/shared/media` })
-  const removeSite = await installNginxSite(`slipway-${name}-${web}`, nginxSite(root, `${name}-${web}`, web, appPort), web)
-  cleanups.push(() => removeSite(), () => stopApp(root), () => db.drop())
-  const inputs = (overrides: Record<string, string | undefined> = {}) => ({
-    ...connection(),
-    path: root,
-    'working-directory': repo.dir,
-    shared: 'fixture/local_settings.py',
-    python: '/usr/bin/python3',
-    'system-site-packages': 'true',
-    restart: restartCommand(root, appPort),
-    proxy: 'nginx',
-    'proxy-config': `${server.state}/nginx/nginx.conf`,
-    'health-url': `http://127.0.0.1:${web}/health`,
-    'health-timeout': '20s',
-    ...overrides,
-  })
-  return {
-    root,
-    db,
-    web,
-    inputs,
-    release: (ref, overrides = {}) => runAction('release', inputs({ ref, ...overrides })),
-    get: async path => {
-      const r = await httpGet(`http://127.0.0.1:${web}${path}`)
-      return { status: r.status, body: r.body }
-    },
-    live: () => readlinkSync(`${root}/current`),
-  }
-}
-
-function log(root: string): Record<string, unknown>[] {
-  return readFileSync(`${root}/.slipway/releases.jsonl`, 'utf8')
-    .trim()
-    .split('\n')
-    .map(l => JSON.parse(l))
-}
+const log = releaseLog
 
 describe('release', () => {
   let app: App
@@ -253,12 +175,14 @@ describe('two releases at once', () => {
 })
 
 describe('in-place strategy', () => {
+  const inPlaceCleanups: (() => void)[] = []
+  afterAll(() => inPlaceCleanups.forEach(c => c()))
+
   it('updates a git working tree of master in place and rolls back to the recorded commit on failure', async () => {
     const root = makeAppRoot('inplace')
     const db = createPgDatabase()
-    cleanups.push(() => db.drop(), () => stopApp(`${root}/app`))
-    const port = await freePort(usedPorts)
-    usedPorts.push(port)
+    const port = await freePort()
+    inPlaceCleanups.push(() => db.drop(), () => stopApp(`${root}/app`))
     // The server's own clone, on master at v1 (as the exercise platform runs it).
     sh(`git clone -q ${repo.dir} ${root}/app && git -C ${root}/app checkout -q -B master ${repo.shas.v1} && chown -R deploy:deploy ${root}/app`)
     asDeploy(`mkdir -p ${root}/app/shared/run ${root}/app/shared/log`)
