@@ -151,6 +151,28 @@ describe('release', () => {
   })
 })
 
+describe('source: pull', () => {
+  it('lets the server fetch the commit itself from repository, with no pack from the runner', async () => {
+    const app = await newApp('pull')
+    // The server's own clone source, as a deploy key on GitHub would give it.
+    const origin = `/srv/slipway/pull-origin-${process.pid}.git`
+    sh(`rm -rf ${origin} && git clone -q --bare ${repo.dir} ${origin} && git -C ${origin} config uploadpack.allowReachableSHA1InWant true && chown -R deploy:deploy ${origin}`)
+    try {
+      const r = await app.release(repo.shas.v2, { source: 'pull', repository: `file://${origin}`, 'working-directory': '/nonexistent' })
+      expect(r.exitCode, r.log).toBe(0)
+      expect(r.log).not.toMatch(/shipped [0-9a-f]{12}/)
+      expect(r.outputs.revision).toBe(repo.shas.v2)
+      expect((await app.get('/health')).body).toContain('ok v2')
+      // A branch name cannot pin every host to one commit; pull wants the sha.
+      const named = await app.release('master', { source: 'pull', repository: `file://${origin}` })
+      expect(named.exitCode).toBe(1)
+      expect(named.log).toContain("Input 'ref': 'master' must be a full commit sha with source: pull")
+    } finally {
+      sh(`rm -rf ${origin}`)
+    }
+  })
+})
+
 describe('two releases at once', () => {
   it('serialises them on the app lock; the second waits, names the holder, and both end cleanly', async () => {
     const app = await newApp('race')
