@@ -98,7 +98,7 @@ export function chooseTarget(s: Pick<RollbackSettings, 'strategy' | 'to' | 'path
   }
   if (!p.current) throw new SlipwayError(`${host}: nothing is live at ${s.path}/current`, 'There is no release to roll back from.')
   const complete = p.releases.filter(r => r.complete)
-  let target = s.to ? complete.find(r => r.id === s.to || r.sha.startsWith(s.to!)) : [...complete].reverse().find(r => r.id < p.current)
+  const target = s.to ? complete.find(r => r.id === s.to || r.sha.startsWith(s.to!)) : [...complete].reverse().find(r => r.id < p.current)
   if (s.to && !target) {
     const exists = p.releases.find(r => r.id === s.to || r.sha.startsWith(s.to!))
     throw new SlipwayError(

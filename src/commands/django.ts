@@ -12,11 +12,18 @@ export function appEnvironment(root: string, projectDir: string, python: string)
     `base=${quote(root)}`,
     'if [ -e "$base/current" ]; then base="$base/current"; fi',
     `APP="$base"${projectDir ? `/${quote(projectDir)}` : ''}`,
-    `PY=${quote(python)}`,
-    'if [ -x "$base/.venv/bin/python" ]; then PY="$base/.venv/bin/python"; fi',
+    releasePython('"$base"', python),
     'cd -- "$APP"',
     `[ -f manage.py ] || { echo "no manage.py in $APP" >&2; exit 2; }`,
   )
+}
+
+/**
+ * Set PY to the interpreter of the release in `dir` (a shell word, already quoted or a
+ * variable): its own .venv when it has one, else `python`.
+ */
+export function releasePython(dir: Shell, python: string): Shell {
+  return `PY=${quote(python)}; if [ -x ${dir}/.venv/bin/python ]; then PY=${dir}/.venv/bin/python; fi`
 }
 
 /** `python manage.py <args>` in the app directory set up by appEnvironment. */

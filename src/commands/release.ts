@@ -2,7 +2,8 @@
 // in as few round trips as possible: a read-only probe, the pack upload, and one
 // script that builds and switches, with step markers for the log and the summary.
 
-import type { GoLiveSettings } from '../inputs/release'
+import type { GoLiveSettings, ReleaseSettings } from '../inputs/release'
+import { releasePython } from './django'
 import { healthCheck } from './health'
 import { layout } from './layout'
 import { proxyTest, testAndReload } from './proxy'
@@ -17,29 +18,20 @@ export function releaseId(now: Date, sha: string): string {
   return `${t}-${sha.slice(0, 7)}`
 }
 
-/** Everything the remote scripts of one release need to know. */
-export interface ReleasePlan {
+/** Everything the remote scripts of one release need to know: settings plus this release. */
+export interface ReleasePlan
+  extends Pick<
+    ReleaseSettings,
+    'strategy' | 'shared' | 'requirements' | 'python' | 'systemSitePackages' | 'projectDir' | 'collectstatic' | 'checkDeploy' | 'goLive' | 'beforeSwitch' | 'afterSwitch' | 'keepReleases'
+  > {
   root: string
-  strategy: 'releases' | 'in-place'
   id: string
   sha: string
   ref: string
   /** Live release before this one (id for releases, sha for in-place), if any. */
   previous?: string
-  shared: string[]
-  /** Requirements files (relative to the project dir); undefined: requirements.txt if present. */
-  requirements?: string[]
-  python: string
-  systemSitePackages: boolean
-  projectDir: string
   /** This host applies migrations (the first host of a release). */
   migrate: boolean
-  collectstatic: boolean
-  checkDeploy: boolean
-  goLive: GoLiveSettings
-  beforeSwitch?: string
-  afterSwitch?: string
-  keepReleases: number
   /** The JSON line appended to the release log, without its result. */
   record: Record<string, unknown>
 }
@@ -56,9 +48,8 @@ function context(plan: ReleasePlan): Shell {
   return lines(
     `ROOT=${quote(p.root)}; REL=${quote(p.dir)}; META=${quote(p.meta)}; ID=${quote(plan.id)}; SHA=${quote(plan.sha)}`,
     `APP="$REL"${plan.projectDir ? `/${quote(plan.projectDir)}` : ''}`,
-    `PY=${quote(plan.python)}`,
     // A release split around the snapshot runs as two scripts; both use its virtualenv.
-    'if [ -x "$REL/.venv/bin/python" ]; then PY="$REL/.venv/bin/python"; fi',
+    releasePython('"$REL"', plan.python),
   )
 }
 
@@ -219,7 +210,7 @@ function virtualenv(plan: ReleasePlan): Shell {
     '  fi',
     '  ln -sfn -- "$venv" "$REL/.venv"',
     'fi',
-    'if [ -x "$REL/.venv/bin/python" ]; then PY="$REL/.venv/bin/python"; fi',
+    releasePython('"$REL"', plan.python),
   )
 }
 

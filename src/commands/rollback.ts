@@ -3,6 +3,7 @@
 // release uses (and the same undo if the target turns out unhealthy).
 
 import type { GoLiveSettings } from '../inputs/release'
+import { releasePython } from './django'
 import { healthCheck } from './health'
 import { layout } from './layout'
 import { proxyTest, testAndReload } from './proxy'
@@ -73,7 +74,7 @@ export function unknownMigrations(dir: string, projectDir: string, python: strin
   ].join('\n')
   return lines(
     `cd -- ${quote(app)}`,
-    `PY=${quote(python)}; if [ -x ${quote(`${dir}/.venv/bin/python`)} ]; then PY=${quote(`${dir}/.venv/bin/python`)}; fi`,
+    releasePython(quote(dir), python),
     `"$PY" manage.py shell -c ${quote(snippet)}`,
   )
 }
@@ -94,7 +95,7 @@ export function unknownMigrationsInPlace(root: string, sha: string, projectDir: 
   const migrationFile = `'s#^\\(.*/\\)\\{0,1\\}\\([^/]*\\)/migrations/\\([0-9][^/]*\\)\\.py$#\\2.\\3#p'`
   return lines(
     `cd -- ${quote(app)}`,
-    `PY=${quote(python)}; if [ -x ${quote(`${root}/.venv/bin/python`)} ]; then PY=${quote(`${root}/.venv/bin/python`)}; fi`,
+    releasePython(quote(root), python),
     'tmp=$(mktemp -d)',
     `"$PY" manage.py shell -c ${quote(snippet)} | sort > "$tmp/applied"`,
     `git -C ${quote(root)} ls-tree -r --name-only ${quote(sha)} | sed -n ${migrationFile} | sort > "$tmp/target"`,

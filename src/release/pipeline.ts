@@ -41,26 +41,27 @@ export interface ReleaseContext {
 
 export function planFor(ctx: ReleaseContext, probed: ProbeResult, migrate: boolean): ReleasePlan {
   const s = ctx.settings
+  const previous = s.strategy === 'in-place' ? probed.currentSha : probed.current
   return {
-    root: s.path,
     strategy: s.strategy,
-    id: ctx.id,
-    sha: ctx.sha,
-    ref: s.ref,
-    previous: s.strategy === 'in-place' ? probed.currentSha || undefined : probed.current || undefined,
     shared: s.shared,
     requirements: s.requirements,
     python: s.python,
     systemSitePackages: s.systemSitePackages,
     projectDir: s.projectDir,
-    migrate: migrate && s.migrate,
     collectstatic: s.collectstatic,
     checkDeploy: s.checkDeploy,
     goLive: s.goLive,
     beforeSwitch: s.beforeSwitch,
     afterSwitch: s.afterSwitch,
     keepReleases: s.keepReleases,
-    record: { ...ctx.record, previous: s.strategy === 'in-place' ? probed.currentSha : probed.current },
+    root: s.path,
+    id: ctx.id,
+    sha: ctx.sha,
+    ref: s.ref,
+    previous: previous || undefined,
+    migrate: migrate && s.migrate,
+    record: { ...ctx.record, previous },
   }
 }
 
