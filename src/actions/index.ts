@@ -12,5 +12,6 @@ export const ACTIONS: Partial<Record<ActionName, () => Promise<ActionMain>>> = {
   run: () => import('./run').then(m => m.run),
   release: () => import('./release').then(m => (source, reporter) => m.release(source, reporter)),
   snapshot: () => import('./snapshot').then(m => m.run),
+  restore: () => import('./restore').then(m => m.run),
   rollback: () => import('./rollback').then(m => m.run),
 }

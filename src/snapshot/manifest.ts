@@ -36,7 +36,16 @@ export interface ManifestItem {
   /** e.g. PostgreSQL's `server_version`; empty for files. */
   serverVersion: string
   durationMs: number
+  /** How `tables` were computed (commands/snapshot/checksums.ts); absent in older snapshots. */
+  tableSums?: string
+  /** Databases: per table, the rows and checksum of exactly what the dump holds. */
+  tables?: TableSum[]
+  /** Volumes: a fingerprint of the archive (types, modes, names, file hashes), in its own file. */
+  listing?: { file: string; bytes: number; sha256: string; entries: number }
 }
+
+/** `changed`: MariaDB saw the table written to while it was dumped, so no sum is recorded. */
+export type TableSum = { table: string; rows: number; checksum: string } | { table: string; changed: true }
 
 export interface Manifest {
   format: number
@@ -100,6 +109,27 @@ export function parseManifest(text: string, expectedId?: string): Manifest {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ManifestError(`${at('sha256')} is not a sha256`)
     const bytes = num(it.bytes, at('bytes'))
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ManifestError(`${at('bytes')} is not a size`)
+    let listing: ManifestItem['listing']
+    if (it.listing !== undefined) {
+      const l = obj(it.listing, at('listing'))
+      const lfile = str(l.file, at('listing.file'))
+      if (!ITEM_FILE.test(lfile) || lfile.includes('..')) throw new ManifestError(`${at('listing.file')} '${lfile.slice(0, 80)}' is not a snapshot file name`)
+      if (files.has(lfile)) throw new ManifestError(`${at('listing.file')} '${lfile}' is listed twice`)
+      files.add(lfile)
+      const lsha = str(l.sha256, at('listing.sha256'))
+      if (!/^[0-9a-f]{64}$/.test(lsha)) throw new ManifestError(`${at('listing.sha256')} is not a sha256`)
+      listing = { file: lfile, bytes: count(l.bytes, at('listing.bytes')), sha256: lsha, entries: count(l.entries, at('listing.entries')) }
+    }
+    let tables: TableSum[] | undefined
+    if (it.tables !== undefined) {
+      if (!Array.isArray(it.tables)) throw new ManifestError(`${at('tables')} is not a list`)
+      tables = it.tables.map((t, j): TableSum => {
+        const o = obj(t, `${at('tables')}[${j}]`)
+        const table = str(o.table, `${at('tables')}[${j}].table`)
+        if (o.changed === true) return { table, changed: true }
+        return { table, rows: count(o.rows, `${at('tables')}[${j}].rows`), checksum: str(o.checksum, `${at('tables')}[${j}].checksum`) }
+      })
+    }
     return {
       kind,
       engine: str(it.engine, at('engine')),
@@ -114,6 +144,9 @@ export function parseManifest(text: string, expectedId?: string): Manifest {
       toolVersion: str(it.toolVersion ?? '', at('toolVersion')),
       serverVersion: str(it.serverVersion ?? '', at('serverVersion')),
       durationMs: num(it.durationMs ?? 0, at('durationMs')),
+      ...(it.tableSums !== undefined ? { tableSums: str(it.tableSums, at('tableSums')) } : {}),
+      ...(tables ? { tables } : {}),
+      ...(listing ? { listing } : {}),
     }
   })
   return {
@@ -136,6 +169,11 @@ function obj(v: unknown, what: string): Record<string, unknown> {
 function str(v: unknown, what: string): string {
   if (typeof v !== 'string') throw new ManifestError(`${what} is not a string`)
   return v
+}
+function count(v: unknown, what: string): number {
+  const n = num(v, what)
+  if (!Number.isSafeInteger(n) || n < 0) throw new ManifestError(`${what} is not a count`)
+  return n
 }
 function num(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ManifestError(`${what} is not a number`)

@@ -174,7 +174,8 @@ export async function downloadSnapshot(host: Host, app: { root: string }, manife
   const started = Date.now()
   try {
     // A few files at once: each transfer pays a few round trips before data flows.
-    const queue = [...manifest.items]
+    // Listings go along: a drill of the downloaded copy needs them.
+    const queue = manifest.items.flatMap(i => [{ file: i.file, sha256: i.sha256 }, ...(i.listing ? [{ file: i.listing.file, sha256: i.listing.sha256 }] : [])])
     const worker = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
         const file = item.file
@@ -191,7 +192,7 @@ export async function downloadSnapshot(host: Host, app: { root: string }, manife
         reporter.info(`${host.label}: downloaded ${file} (${formatBytes(r.bytes)}, sha256 verified) in ${formatDuration(r.durationMs)}`)
       }
     }
-    await Promise.all(Array.from({ length: Math.min(4, manifest.items.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker))
     await download(host.session, `${remote}/${MANIFEST_FILE}`, join(target, MANIFEST_FILE))
   } catch (err) {
     await rm(target, { recursive: true, force: true })

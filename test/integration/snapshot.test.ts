@@ -239,6 +239,14 @@ describe('snapshot action', () => {
     expect(manifest.items[0]).toMatchObject({ toolVersion: expect.stringMatching(/^pg_dump \(PostgreSQL\) 15/), serverVersion: expect.stringMatching(/^15\./) })
     expect(manifest.items[2]).toMatchObject({ toolVersion: expect.stringMatching(/mariadb-dump/i), serverVersion: expect.stringMatching(/MariaDB/) })
     expect(manifest.items[6].format).toBe('podman volume export')
+    // Row counts and checksums of what each dump holds; the same data gives the same sums
+    // whichever client dumped it, and restore drills compare against them.
+    expect(manifest.items[0].tables).toEqual([{ table: 'public.note', rows: 500, checksum: expect.stringMatching(/^\d+-\d+$/) }])
+    expect(manifest.items[1].tables).toEqual(manifest.items[0].tables)
+    expect(manifest.items[2].tables).toEqual([{ table: 'note', rows: 3, checksum: expect.stringMatching(/^\d+-\d+$/) }])
+    expect(manifest.items[3].tables).toEqual(manifest.items[2].tables)
+    expect(manifest.items[4].tables).toEqual([{ table: 't', rows: 3, checksum: expect.stringMatching(/^[0-9a-f]{64}$/) }])
+    expect(manifest.items[5].listing?.entries).toBeGreaterThan(5)
     expect(snapshotsIn(app)).toEqual([manifest.id])
     const dir = `${app}/snapshots/${manifest.id}`
     verifyOnServer(dir, manifest)
@@ -277,7 +285,7 @@ describe('snapshot action', () => {
 
     // Downloaded, verified, and identical.
     expect(r.outputs.downloaded).toBe(join(download, manifest.id))
-    expect(readdirSync(r.outputs.downloaded).sort()).toEqual([...manifest.items.map(i => i.file), 'manifest.json'].sort())
+    expect(readdirSync(r.outputs.downloaded).sort()).toEqual([...manifest.items.flatMap(i => [i.file, ...(i.listing ? [i.listing.file] : [])]), 'manifest.json'].sort())
     for (const item of manifest.items) expect(readFileSync(join(r.outputs.downloaded, item.file)).equals(readFileSync(join(dir, item.file)))).toBe(true)
 
     expect(r.summary).toContain(`\`${manifest.id}\``)

@@ -183,7 +183,7 @@ describe('the snapshot script, run by local bash', () => {
     expect(manifest.label).toBe('nightly')
     const dir = join(app.root, 'snapshots', manifest.id)
     expect(readdirSync(join(app.root, 'snapshots'))).toEqual([manifest.id])
-    expect(readdirSync(dir).sort()).toEqual(['01-sqlite-db.sqlite3.gz', '02-volume-media.tar.gz', 'manifest.json'])
+    expect(readdirSync(dir).sort()).toEqual(['01-sqlite-db.sqlite3.gz', '02-volume-media.files', '02-volume-media.tar.gz', 'manifest.json'])
     expect(mode(join(app.root, 'snapshots'))).toBe(0o700)
     expect(mode(dir)).toBe(0o700)
     for (const f of readdirSync(dir)) expect(mode(join(dir, f))).toBe(0o600)
@@ -194,6 +194,11 @@ describe('the snapshot script, run by local bash', () => {
     }
     expect(manifest.items[0]).toMatchObject({ kind: 'database', engine: 'sqlite', format: 'sqlite3 .backup', compression: 'gzip', toolVersion: expect.stringMatching(/^sqlite3 3\.\d+.*; gzip/) })
     expect(manifest.bytes).toBe(manifest.items[0].bytes + manifest.items[1].bytes)
+    // What a restore drill compares against: rows of the backup, a fingerprint of the archive.
+    expect(manifest.items[0]).toMatchObject({ tableSums: 'slipway-rows-1', tables: [{ table: 't', rows: 3, checksum: expect.stringMatching(/^[0-9a-f]{64}$/) }] })
+    const listingFile = join(dir, '02-volume-media.files')
+    expect(manifest.items[1].listing).toEqual({ file: '02-volume-media.files', bytes: statSync(listingFile).size, sha256: createHash('sha256').update(readFileSync(listingFile)).digest('hex'), entries: 5 })
+    expect(readFileSync(listingFile, 'utf8')).toContain('entry lrwxrwxrwx ./link -> sub dir/')
 
     const restored = join(app.root, 'restored.sqlite3')
     spawnSync('bash', ['-c', `gzip -dc < "${dir}/01-sqlite-db.sqlite3.gz" > "${restored}"`])

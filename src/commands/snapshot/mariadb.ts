@@ -4,6 +4,7 @@
 // works the same inside a container.
 
 import { cmd, lines, quote, type Shell } from '../shell'
+import { mariadbTableSumsGenerator, tablesExtra } from './checksums'
 import { addEstimate, inContainer, itemPath } from './runtime'
 import type { DbTarget } from './types'
 
@@ -65,4 +66,49 @@ export function mariadbToolVersion(db: DbTarget): Shell {
   const tools = mariadbTools(db).dump
   if (!db.container) return `$("$(snap_tool ${tools.join(' ')})" --version | snap_first_line)`
   return `$(${inContainer(db.container, false, cmd('sh', '-c', `for t in ${tools.join(' ')}; do command -v "$t" >/dev/null 2>&1 && exec "$t" --version; done`))} | snap_first_line)`
+}
+
+/** Sets snap_my_client on the host (in a container the client is chosen there). */
+export function mariadbClientTool(db: DbTarget): Shell {
+  return db.container ? '' : `snap_my_client=$(snap_tool ${mariadbTools(db).client.join(' ')})`
+}
+
+/**
+ * The client reading SQL from stdin. stdin is taken, so the password travels another
+ * way: on the host an option file on fd 4 (a pipe from snap_mycnf, never a file or an
+ * argument); in a container the first line of stdin, read into MYSQL_PWD there.
+ */
+export function mariadbClient(db: DbTarget, args: string[]): Shell {
+  const tools = mariadbTools(db).client
+  if (!db.container) {
+    if (!db.passwordVar) return `"$snap_my_client" ${cmd(...args)}`
+    return `"$snap_my_client" --defaults-extra-file=/dev/fd/4 ${cmd(...args)} 4< <(snap_mycnf "\${${db.passwordVar}-}")`
+  }
+  const read = db.passwordVar ? 'IFS= read -r MYSQL_PWD; export MYSQL_PWD; ' : ''
+  const pick = `${read}for t in ${tools.join(' ')}; do if command -v "$t" >/dev/null 2>&1; then exec "$t" "$@"; fi; done; echo "none of ${tools.join(', ')} in the container" >&2; exit 127`
+  const feed = db.passwordVar ? `{ printf '%s\\n' "\${${db.passwordVar}-}"; cat; } | ` : ''
+  return `${feed}${inContainer(db.container, true, cmd('sh', '-c', pick, 'sh', ...args))}`
+}
+
+/** Table sums of database `name` (default: the item's) as lines `<hex name>\t<JSON>\t<changed JSON>` into `out`. */
+export function mariadbTableSums(db: DbTarget, out: Shell, name = db.name): Shell {
+  const client = mariadbClient(db, ['--batch', '--skip-column-names', '--raw', ...mariadbConnection(db), '--', name])
+  return lines(`printf '%s\\n' ${quote(mariadbTableSumsGenerator())} | ${client} > "$snap_work/sums.sql"`, `cat -- "$snap_work/sums.sql" | ${client} > ${out}`)
+}
+
+/**
+ * MariaDB cannot share mariadb-dump's snapshot with another session, so the sums are
+ * taken before and after the dump: a table whose sums agree was not written to while
+ * the dump ran, so the dump holds exactly those rows. A table that moved is recorded as
+ * `changed` and a drill does not compare its rows.
+ */
+export function mariadbCapture(db: DbTarget, file: string): Shell {
+  return lines(
+    mariadbClientTool(db),
+    mariadbTableSums(db, '"$snap_work/sums-before"'),
+    mariadbDump(db, file),
+    mariadbTableSums(db, '"$snap_work/sums-after"'),
+    `awk -F '\\t' 'NR == FNR { before[$1] = $2; next } { print (($1 in before) && before[$1] == $2) ? $2 : $3 }' "$snap_work/sums-before" "$snap_work/sums-after" > "$snap_work/tables"`,
+    tablesExtra(),
+  )
 }

@@ -4,6 +4,7 @@
 // container it is read from stdin, because `exec -e` through sudo would lose it.
 
 import { cmd, lines, quote, type Shell } from '../shell'
+import { pgTableSumsSql, tablesExtra } from './checksums'
 import { addEstimate, inContainer, itemPath } from './runtime'
 import type { DbTarget } from './types'
 
@@ -29,21 +30,64 @@ export function withPgPassword(db: DbTarget, words: string[]): Shell {
   return `printf '%s\\n' "\${${db.passwordVar}-}" | ${inContainer(db.container, true, cmd('sh', '-c', 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec "$@"', 'sh', ...words))}`
 }
 
-/** `pg_dump` into the snapshot: custom format, or a tar of the directory format. */
-export function postgresDump(db: DbTarget, file: string): Shell {
+/**
+ * `pg_dump` into the snapshot: custom format, or a tar of the directory format.
+ * `snapshotVar` names a variable holding an exported snapshot (see postgresCapture).
+ */
+export function postgresDump(db: DbTarget, file: string, snapshotVar?: string): Shell {
   const connection = postgresConnection(db)
+  const snapshot = snapshotVar ? ` --snapshot "\${${snapshotVar}}"` : ''
   if (db.jobs > 1) {
     const dir = `"$snap_tmp"/${quote(`.${file}.d`)}`
     return lines(
-      withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection, '--file']) + ` ${dir}`,
+      withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection]) + `${snapshot} --file ${dir}`,
       // One file per item keeps checksums and downloads simple; the directory format's
       // files are already compressed, so the tar is not.
       `tar -C ${dir} -cf ${itemPath(quote(file))} .`,
       `rm -rf -- ${dir}`,
     )
   }
-  if (db.container) return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])} > ${itemPath(quote(file))}`
-  return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection, '--file'])} ${itemPath(quote(file))}`
+  if (db.container) return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} > ${itemPath(quote(file))}`
+  return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} --file ${itemPath(quote(file))}`
+}
+
+/**
+ * psql reading SQL from its stdin, for a session the script holds open: the password as
+ * PGPASSWORD on the host; in a container it is the first line of stdin, which the
+ * caller writes before any SQL.
+ */
+export function psqlSession(db: DbTarget, extra: string[] = []): Shell {
+  const words = ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...extra, ...postgresConnection(db)]
+  if (!db.container) return `${db.passwordVar ? `PGPASSWORD="\${${db.passwordVar}-}" ` : ''}${cmd(...words)}`
+  const read = db.passwordVar ? 'IFS= read -r PGPASSWORD; export PGPASSWORD; ' : ''
+  return inContainer(db.container, true, cmd('sh', '-c', `${read}exec "$@"`, 'sh', ...words))
+}
+
+/**
+ * The dump plus per-table row counts and checksums of exactly the data it holds: a
+ * REPEATABLE READ transaction exports its snapshot, pg_dump dumps that snapshot, and
+ * the checksums are computed in the same transaction, so writes by the running app
+ * cannot make the two disagree.
+ */
+export function postgresCapture(db: DbTarget, file: string, what: string): Shell {
+  return lines(
+    `coproc snap_pg { ${psqlSession(db)}; }`,
+    // Bash forgets the coprocess's variables once it has ended; keep our own copies.
+    '# shellcheck disable=SC2154',
+    'snap_pg_pid=$snap_pg_PID',
+    'snap_pg_in=${snap_pg[1]}; snap_pg_out=${snap_pg[0]}',
+    db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '',
+    `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`,
+    `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${quote(`could not open a transaction on ${what}`)}`,
+    postgresDump(db, file, 'snap_pg_snapshot'),
+    `printf '%s\n' ${quote(pgTableSumsSql())} '\\echo slipway-tables-end' 'COMMIT;' '\\q' >&"$snap_pg_in"`,
+    'snap_pg_end=',
+    `: > "$snap_work/tables"`,
+    'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done',
+    'wait "$snap_pg_pid" || true',
+    `[ -n "$snap_pg_end" ] || snap_fail ${quote(`could not compute the table checksums of ${what}`)}`,
+    tablesExtra(),
+  )
 }
 
 /**

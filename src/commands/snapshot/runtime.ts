@@ -6,6 +6,8 @@
 import type { Compression, ContainerCli } from '../../inputs/snapshot'
 import { lines, quote, type Shell } from '../shell'
 
+export type { Shell }
+
 /** Where an item's file is written while the snapshot is incomplete. */
 export function itemPath(file: Shell): Shell {
   return `"$snap_tmp"/${file}`
@@ -34,8 +36,9 @@ snap_record() {
   bytes=$(stat -c %s -- "$f")
   sha=$(sha256sum < "$f"); sha=\${sha%% *}
   snap_total=$((snap_total + bytes))
-  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s}\n' \
-    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" >> "$snap_work/items"
+  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s%s}\n' \
+    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" "$snap_extra" >> "$snap_work/items"
+  snap_extra=
   snap_say "   $3: $(snap_human "$bytes"), sha256 $sha"
 }
 snap_du() { local s; s=$(du -sb -- "$1" 2>/dev/null | cut -f1 | tail -n 1) || true; printf '%s' "\${s:-0}"; }
@@ -50,11 +53,11 @@ export function chooseCompression(compression: Compression): Shell {
     'if [ "$snap_compression" = auto ]; then if command -v zstd >/dev/null 2>&1; then snap_compression=zstd; else snap_compression=gzip; fi; fi',
     'case $snap_compression in',
     '  zstd) command -v zstd >/dev/null 2>&1 || snap_fail "compression zstd was asked for, but zstd is not installed (apt-get install zstd, or compression: auto)"',
-    '        snap_compress=(zstd -q -T0 -3 -c); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;',
+    '        snap_compress=(zstd -q -T0 -3 -c); snap_decompress=(zstd -q -dc); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;',
     // pigz is gzip on every core, with the same output format.
-    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi',
+    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi; snap_decompress=(gzip -dc)',
     '        snap_ext=.gz; snap_compress_version=$("${snap_compress[0]}" --version 2>&1 | snap_first_line) ;;',
-    '  none) snap_compress=(cat); snap_ext=; snap_compress_version= ;;',
+    '  none) snap_compress=(cat); snap_decompress=(cat); snap_ext=; snap_compress_version= ;;',
     'esac',
   )
 }

@@ -17,8 +17,9 @@ import { lines, quote, type Shell } from '../shell'
 import { MANIFEST_FORMAT } from '../../snapshot/manifest'
 import type { RemoteScript } from '../script'
 import { djangoPasswords } from './django'
-import { mariadbDump, mariadbProbe, mariadbToolVersion, mycnfFunction } from './mariadb'
-import { postgresDump, postgresProbe, postgresToolVersion } from './postgres'
+import { listingFileName, listingFunction, listRecordFunction } from './checksums'
+import { mariadbCapture, mariadbProbe, mariadbToolVersion, mycnfFunction } from './mariadb'
+import { postgresCapture, postgresProbe, postgresToolVersion } from './postgres'
 import { chooseCompression, chooseContainerCli, containerStopStart, freeSpaceCheck, runtimeFunctions } from './runtime'
 import { sqliteDump, sqliteProbe, sqliteToolVersion } from './sqlite'
 import type { DbTarget, PlannedItem, SnapshotPlan } from './types'
@@ -89,21 +90,22 @@ function capture(item: PlannedItem): Shell {
   const compressed = `${quote(base)}"$snap_ext"`
   const start = lines(`snap_step ${quote(`${item.kind === 'database' ? 'dump' : 'archive'} ${what}`)}`, 'snap_t0=$(snap_ms)')
   if (item.kind === 'volume') {
+    const listing = `snap_list_record ${compressed} ${quote(listingFileName(base))}`
     if (item.volume.kind === 'directory') {
-      return lines(start, directoryArchive(item.volume.path, base), record('tar', compressed, '"$snap_compression"', volumeToolVersion('directory'), "''"))
+      return lines(start, directoryArchive(item.volume.path, base), listing, record('tar', compressed, '"$snap_compression"', volumeToolVersion('directory'), "''"))
     }
-    return lines(start, containerVolumeArchive(item.volume.name, base), record('"$snap_volume_format"', compressed, '"$snap_compression"', volumeToolVersion('container-volume'), "''"))
+    return lines(start, containerVolumeArchive(item.volume.name, base), listing, record('"$snap_volume_format"', compressed, '"$snap_compression"', volumeToolVersion('container-volume'), "''"))
   }
   const db = item.db
   const server = `"$snap_server_version_${item.index}"`
   switch (db.engine) {
     case 'postgres':
       // pg_dump compresses its own formats.
-      return lines(start, postgresDump(db, base), record(quote(dbFormat(db)), quote(base), 'none', postgresToolVersion(db), server))
+      return lines(start, postgresCapture(db, base, what), record(quote(dbFormat(db)), quote(base), 'none', postgresToolVersion(db), server))
     case 'sqlite':
       return lines(start, sqliteDump(db, base), record(quote(dbFormat(db)), compressed, '"$snap_compression"', sqliteToolVersion(), "''"))
     default:
-      return lines(start, mariadbDump(db, base), record(quote(dbFormat(db)), compressed, '"$snap_compression"', mariadbToolVersion(db), server))
+      return lines(start, mariadbCapture(db, base), record(quote(dbFormat(db)), compressed, '"$snap_compression"', mariadbToolVersion(db), server))
   }
 }
 
@@ -127,6 +129,8 @@ export function snapshotScript(plan: SnapshotPlan, env: Record<string, string> =
     'exec 3>&1 1>&2',
     runtimeFunctions(),
     mycnfFunction(),
+    volumeItems.length ? lines(listingFunction(), listRecordFunction()) : '',
+    'snap_extra=',
     `snap_dir=${quote(plan.dir)}`,
     `snap_label=${quote(plan.label ?? '')}`,
     'snap_current=prepare',

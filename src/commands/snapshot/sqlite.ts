@@ -2,6 +2,7 @@
 // database, which copying the file does not (a write in flight, a WAL not yet merged).
 
 import { cmd, lines, quote, type Shell } from '../shell'
+import { sqliteTableSumsGenerator, tablesExtra } from './checksums'
 import { addEstimate, itemPath } from './runtime'
 import type { DbTarget } from './types'
 
@@ -12,6 +13,9 @@ export function sqliteDump(db: DbTarget, file: string): Shell {
     // directory so the name is ours (safe characters) whatever the path is.
     `(cd -- "$snap_tmp" && ${cmd('sqlite3', '-bail', '-cmd', '.timeout 30000', db.name, `.backup main '${file}'`)})`,
     `[ "$(sqlite3 ${raw} 'pragma quick_check')" = ok ] || snap_fail ${quote(`the backup of ${db.name} does not pass sqlite's quick_check`)}`,
+    // Sums of the backup itself: exactly what the snapshot holds.
+    sqliteTableSums(raw, '"$snap_work/tables"'),
+    tablesExtra(),
     `if [ -n "$snap_ext" ]; then "\${snap_compress[@]}" < ${raw} > ${raw}"$snap_ext" && rm -f -- ${raw}; fi`,
   )
 }
@@ -27,4 +31,9 @@ export function sqliteProbe(db: DbTarget, what: string): Shell {
 
 export function sqliteToolVersion(): Shell {
   return `sqlite3 $(sqlite3 --version | cut -d' ' -f1)`
+}
+
+/** One JSON line per table of the SQLite file `file` into `out`. */
+export function sqliteTableSums(file: Shell, out: Shell): Shell {
+  return `sqlite3 -bail ${file} ${quote(sqliteTableSumsGenerator())} | sqlite3 -bail ${file} > ${out}`
 }
