@@ -8,6 +8,7 @@ import type { SecretSink } from '../inputs/connection'
 import { parseBoolean } from '../inputs/parse'
 import { getReleaseSettings, ReleaseInput, ReleaseOutput, type ReleaseSettings } from '../inputs/release'
 import { getSnapshotSettings, hasSnapshotItems, type SnapshotSettings } from '../inputs/snapshot'
+import { findSnapshot, restoreItems } from '../restore/restore'
 import { pruneSnapshots, takeSnapshot } from '../snapshot/snapshot'
 import type { InputSource } from '../inputs/source'
 import { LocalRepo } from '../local/git'
@@ -35,7 +36,7 @@ export function getInputs(source: InputSource, secret: SecretSink, env: NodeJS.P
 }
 
 /** The snapshot hooks of a release: before migrating, and retention after success. */
-function snapshotHooks(inputs: ReleaseInputs, reporter: Reporter): Pick<ReleaseContext, 'snapshot' | 'afterRelease'> {
+function snapshotHooks(inputs: ReleaseInputs, reporter: Reporter): Pick<ReleaseContext, 'snapshot' | 'afterRelease' | 'restoreData'> {
   if (!inputs.takeSnapshot) return {}
   const snap = inputs.snapshot
   return {
@@ -51,6 +52,17 @@ function snapshotHooks(inputs: ReleaseInputs, reporter: Reporter): Pick<ReleaseC
     },
     afterRelease: async (host, plan) => {
       if (snap.keep) await pruneSnapshots(host, { root: plan.root }, snap.keep, reporter)
+    },
+    restoreData: async (host, plan, snapshot) => {
+      // PostgreSQL rolls a failed migration back by itself; MariaDB and MySQL commit
+      // each DDL statement, so half a migration stays unless the data is put back.
+      // Writes the live release made since the snapshot (seconds) are lost with it.
+      const manifest = await findSnapshot(host, { root: plan.root }, { kind: 'id', id: snapshot })
+      const only = manifest.items.filter(i => i.engine === 'mariadb' || i.engine === 'mysql').map(i => i.name)
+      if (only.length === 0) return undefined
+      host.warn(`the failed migration may have left DDL behind in ${only.join(', ')} (MariaDB/MySQL cannot roll DDL back); restoring from snapshot ${snapshot}`)
+      await restoreItems(host, { root: plan.root }, manifest, snap, { only }, reporter)
+      return `${only.join(', ')} restored from the pre-release snapshot ${snapshot}`
     },
   }
 }

@@ -15,6 +15,8 @@ import { getSnapshotSettings, type SnapshotSettings } from '../inputs/snapshot'
 import type { InputSource } from '../inputs/source'
 import { currentHolder, withLock } from '../lock/lock'
 import { ReleaseFailure } from '../release/pipeline'
+import { findSnapshot, restoreItems } from '../restore/restore'
+import { takeSnapshot } from '../snapshot/snapshot'
 import { InputError, SlipwayError, describeError } from '../report/errors'
 import { formatDuration, type Reporter } from '../report/reporter'
 
@@ -152,13 +154,28 @@ async function rollbackHost(host: Host, s: RollbackSettings, reporter: Reporter)
     record: { id: target.to, rollback_from: target.from, time: new Date().toISOString(), actor: holder.actor, run: holder.run, kind: 'rollback' },
   }
   let snapshot: string | undefined
-  if (s.withData) snapshot = await restoreData(host, s, target, probe, reporter)
+  let safety: string | undefined
+  if (s.withData) {
+    // A safety snapshot first, so that a rollback that fails after the data went back
+    // can return the data too, not only the code.
+    safety = (await takeSnapshot(host, { root: s.path }, s.snapshot, { label: 'before-rollback' }, reporter)).id
+    snapshot = await restoreData(host, s, target, probe, reporter)
+  }
   try {
     await host.step({ step: 'rollback', body: rollbackScript(plan), strict: true })
   } catch (err) {
     const r = await host.step({ step: 'undo rollback', body: undoRollback(plan), strict: true }, { allowFailure: true, captureBytes: 16 * 1024 })
     const said = r.stdout.split('\n').find(l => l.startsWith('outcome: '))?.slice(9)
-    throw new ReleaseFailure(err, r.code === 0 ? `${said ?? 'back where it was'}; the rollback is recorded as failed` : `undoing the rollback failed too: ${r.stderrTail.join(' / ')}`)
+    let outcome = r.code === 0 ? `${said ?? 'back where it was'}; the rollback is recorded as failed` : `undoing the rollback failed too: ${r.stderrTail.join(' / ')}`
+    if (safety) {
+      try {
+        await restoreItems(host, { root: s.path }, await findSnapshot(host, { root: s.path }, { kind: 'id', id: safety }), s.snapshot, {}, reporter)
+        outcome += `; the data is back from the safety snapshot ${safety}`
+      } catch (e) {
+        outcome += `; putting the data back from the safety snapshot ${safety} FAILED (${describeError(e)}): restore it with actions/restore`
+      }
+    }
+    throw new ReleaseFailure(err, outcome)
   }
   return { from: target.from, to: target.to, migrations, snapshot }
 }
@@ -174,9 +191,9 @@ async function restoreData(host: Host, s: RollbackSettings, target: Target, prob
   if (!snapshotId) {
     throw new SlipwayError(`${host.label}: with-data: no snapshot was taken before release ${first}; nothing was changed`, 'Restore a snapshot of your choice with actions/restore, then roll back with force: true.')
   }
-  // Wired to the restore capability once it lands (issue 5, in progress).
-  void reporter
-  throw new SlipwayError(`${host.label}: with-data would restore snapshot ${snapshotId}, but restoring is not available in this build yet; nothing was changed`)
+  await restoreItems(host, { root: s.path }, await findSnapshot(host, { root: s.path }, { kind: 'id', id: snapshotId }), s.snapshot, {}, reporter)
+  host.log(`data restored from snapshot ${snapshotId} (taken before release ${first})`)
+  return snapshotId
 }
 
 export async function run(source: InputSource, reporter: Reporter): Promise<void> {

@@ -10,7 +10,7 @@ import type { Host } from '../fleet/host'
 import type { ReleaseSettings } from '../inputs/release'
 import type { LocalRepo } from '../local/git'
 import { withLock } from '../lock/lock'
-import { SlipwayError, describeError } from '../report/errors'
+import { SlipwayError, StepError, describeError } from '../report/errors'
 import type { Reporter } from '../report/reporter'
 
 export interface HostRelease {
@@ -37,6 +37,12 @@ export interface ReleaseContext {
   snapshot?: (host: Host, plan: ReleasePlan) => Promise<string | undefined>
   /** Runs on the migrating host after a successful release, still under the lock. */
   afterRelease?: (host: Host, plan: ReleasePlan) => Promise<void>
+  /**
+   * After a migration failed part-way: put back, from the pre-release snapshot, the
+   * databases whose DDL is not transactional (MariaDB/MySQL keep half a migration).
+   * Returns what was done, for the error message.
+   */
+  restoreData?: (host: Host, plan: ReleasePlan, snapshot: string) => Promise<string | undefined>
 }
 
 export function planFor(ctx: ReleaseContext, probed: ProbeResult, migrate: boolean): ReleasePlan {
@@ -151,9 +157,11 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
     const recovery = setRecovery(lockDir, recoverRelease(plan))
     let snapshot: string | undefined
     const migrations: string[] = []
+    let migrationStarted = false
     const onLine = (line: string) => {
       const m = appliedMigration(line)
       if (m) migrations.push(m)
+      if (/^\s*Applying [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.\.\./.test(line)) migrationStarted = true
     }
     try {
       if (ctx.snapshot && plan.migrate) {
@@ -165,7 +173,16 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
         await host.step({ step: 'release', body: lines(recovery, releaseScript(plan, 'all')), strict: true }, { onLine })
       }
     } catch (err) {
-      throw await undo(host, plan, err)
+      const failure = await undo(host, plan, err)
+      if (migrationStarted && snapshot && ctx.restoreData && isStep(err, 'migrate')) {
+        try {
+          const restored = await ctx.restoreData(host, plan, snapshot)
+          if (restored) failure.outcome = `${failure.outcome}; ${restored}`
+        } catch (e) {
+          failure.outcome = `${failure.outcome}; putting the data back from snapshot ${snapshot} FAILED: ${describeError(e)}`
+        }
+      }
+      throw failure
     }
     if (plan.migrate && ctx.afterRelease) await ctx.afterRelease(host, plan)
     return { changed: true, release: ctx.id, previous: live, sha: ctx.sha, migrations, bytesShipped, snapshot }
@@ -177,7 +194,7 @@ export class ReleaseFailure extends SlipwayError {
   constructor(
     readonly reason: unknown,
     /** "rolled back: current is X again", "the live release was not changed", ... */
-    readonly outcome: string,
+    public outcome: string,
   ) {
     super(describeError(reason).split('\n')[0])
   }
@@ -198,6 +215,10 @@ async function undo(host: Host, plan: ReleasePlan, err: unknown): Promise<Releas
     outcome = `rolling back failed too: ${describeError(e)}`
   }
   return new ReleaseFailure(err, outcome)
+}
+
+function isStep(err: unknown, step: string): boolean {
+  return err instanceof StepError && err.step === step
 }
 
 /** Migrations Django reports applying ("  Applying notes.0002_x... OK"). */

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanUpApps, newApp, type App } from './support/app'
 import { runAction, type ActionRun } from './support/runner'
-import { tables } from './support/fixture'
+import { createMariaDatabase, sql, tables } from './support/fixture'
+import { server } from './support/server'
 
 afterAll(cleanUpApps)
 
@@ -77,5 +78,53 @@ describe('rollback', () => {
     expect(r.log).toContain(v1.outputs.release)
     const bad = await rollback({ to: '../../etc' })
     expect(bad.log).toContain("Input 'to':")
+  })
+})
+
+describe('rollback with data', () => {
+  it('puts the pre-release snapshot back with the code, so code and schema return together', async () => {
+    const app = await newApp('rollback-data')
+    const data = {
+      databases: `- engine: postgres\n  name: ${app.db.name}\n  host: 127.0.0.1\n  user: app\n  password-env: DB_PASSWORD`,
+      env: `DB_PASSWORD=${server.dbPassword}`,
+    }
+    const v1 = await app.release('v1', data)
+    expect(v1.exitCode, v1.log).toBe(0)
+    sql(app.db, "insert into notes_note (title) values ('written under v1')")
+    const v2 = await app.release('v2', data)
+    expect(v2.exitCode, v2.log).toBe(0)
+    expect(v2.outputs.snapshot).toMatch(/-pre-release$/)
+    sql(app.db, "insert into notes_note (title, body) values ('written under v2', 'b')")
+    const { ref: _r, shared: _s, 'working-directory': _w, 'system-site-packages': _p, ...common } = app.inputs()
+    const r = await runAction('rollback', { ...common, ...data, 'with-data': 'true' })
+    expect(r.exitCode, r.log).toBe(0)
+    expect(r.outputs.snapshot).toBe(v2.outputs.snapshot)
+    expect(app.live()).toBe(`releases/${v1.outputs.release}`)
+    expect((await app.get('/health')).body).toContain('ok v1')
+    // The schema and rows are as v2's pre-release snapshot had them.
+    expect(sql(app.db, "select column_name from information_schema.columns where table_name='notes_note' order by 1")).not.toContain('body')
+    expect(sql(app.db, 'select title from notes_note order by id').trim().split('\n')).toEqual(['written under v1'])
+    expect(sql(app.db, "select count(*) from django_migrations where name = '0002_note_body'").trim()).toBe('0')
+  })
+})
+
+describe('a migration that fails half-way on MariaDB', () => {
+  it('is undone from the pre-release snapshot: the table it created is gone and the previous release serves', async () => {
+    const app = await newApp('maria-partial', { db: createMariaDatabase() })
+    const data = {
+      databases: `- engine: mariadb\n  name: ${app.db.name}\n  host: 127.0.0.1\n  user: app\n  password-env: DB_PASSWORD`,
+      env: `DB_PASSWORD=${server.dbPassword}`,
+    }
+    const v2 = await app.release('v2', data)
+    expect(v2.exitCode, v2.log).toBe(0)
+    sql(app.db, "insert into notes_note (title, body) values ('kept', 'x')")
+    const bad = await app.release('bad-migration-mariadb', data)
+    expect(bad.exitCode).toBe(1)
+    expect(bad.errors.join('\n')).toMatch(/step 'migrate' failed/)
+    expect(bad.errors.join('\n')).toMatch(/restored from the pre-release snapshot \d{8}T\d{6}Z-pre-release/)
+    expect(tables(app.db)).not.toContain('notes_partial')
+    expect(sql(app.db, 'select title from notes_note').trim()).toBe('kept')
+    expect(app.live()).toBe(`releases/${v2.outputs.release}`)
+    expect((await app.get('/health')).body).toContain('ok v2')
   })
 })
