@@ -49282,6 +49282,7 @@ exports.ACTIONS = {
     run: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(6919))).then(m => m.run),
     release: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(2971))).then(m => (source, reporter) => m.release(source, reporter)),
     snapshot: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(4216))).then(m => m.run),
+    restore: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(7740))).then(m => m.run),
     rollback: () => Promise.resolve().then(() => __importStar(__nccwpck_require__(9512))).then(m => m.run),
 };
 
@@ -49302,6 +49303,7 @@ const fleet_1 = __nccwpck_require__(6741);
 const parse_1 = __nccwpck_require__(9261);
 const release_2 = __nccwpck_require__(3895);
 const snapshot_1 = __nccwpck_require__(5348);
+const restore_1 = __nccwpck_require__(7361);
 const snapshot_2 = __nccwpck_require__(7699);
 const git_1 = __nccwpck_require__(6450);
 const lock_1 = __nccwpck_require__(7665);
@@ -49336,6 +49338,18 @@ function snapshotHooks(inputs, reporter) {
         afterRelease: async (host, plan) => {
             if (snap.keep)
                 await (0, snapshot_2.pruneSnapshots)(host, { root: plan.root }, snap.keep, reporter);
+        },
+        restoreData: async (host, plan, snapshot) => {
+            // PostgreSQL rolls a failed migration back by itself; MariaDB and MySQL commit
+            // each DDL statement, so half a migration stays unless the data is put back.
+            // Writes the live release made since the snapshot (seconds) are lost with it.
+            const manifest = await (0, restore_1.findSnapshot)(host, { root: plan.root }, { kind: 'id', id: snapshot });
+            const only = manifest.items.filter(i => i.engine === 'mariadb' || i.engine === 'mysql').map(i => i.name);
+            if (only.length === 0)
+                return undefined;
+            host.warn(`the failed migration may have left DDL behind in ${only.join(', ')} (MariaDB/MySQL cannot roll DDL back); restoring from snapshot ${snapshot}`);
+            await (0, restore_1.restoreItems)(host, { root: plan.root }, manifest, snap, { only }, reporter);
+            return `${only.join(', ')} restored from the pre-release snapshot ${snapshot}`;
         },
     };
 }
@@ -49446,6 +49460,128 @@ function summary(ctx, outcomes, migrations, steps, ms) {
 
 /***/ }),
 
+/***/ 7740:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// actions/restore: put a snapshot back on every host, or with `verify: true` prove that
+// it would restore (a drill) without touching anything live.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.getInputs = void 0;
+exports.run = run;
+const release_1 = __nccwpck_require__(6992);
+const fleet_1 = __nccwpck_require__(6741);
+const restore_1 = __nccwpck_require__(9304);
+Object.defineProperty(exports, "getInputs", ({ enumerable: true, get: function () { return restore_1.getRestoreSettings; } }));
+const lock_1 = __nccwpck_require__(7665);
+const errors_1 = __nccwpck_require__(8562);
+const reporter_1 = __nccwpck_require__(9712);
+const restore_2 = __nccwpck_require__(7361);
+const manifest_1 = __nccwpck_require__(7398);
+const snapshot_1 = __nccwpck_require__(7699);
+async function restoreHost(host, s, reporter) {
+    const app = { root: s.path };
+    const manifest = await (0, restore_2.findSnapshot)(host, app, s.ref);
+    host.log(`snapshot ${manifest.id} (${(0, restore_1.describeRef)(s.ref)}), taken ${manifest.time}${manifest.release ? ` before release ${manifest.release.id}` : ''}: ${manifest.items.length} item(s), ${(0, manifest_1.formatBytes)(manifest.bytes)}`);
+    if (s.verify) {
+        const result = await (0, restore_2.drill)(host, app, manifest, s.targets, { only: s.only }, reporter);
+        return { manifest, drill: result };
+    }
+    const prepared = await (0, restore_2.prepareRestore)(host, app, manifest, s.targets, s.only);
+    // Before the safety snapshot: a damaged snapshot fails in seconds, not after a dump.
+    await (0, restore_2.verifyFiles)(host, manifest, prepared.plan);
+    const safety = s.safetySnapshot ? await (0, snapshot_1.takeSnapshot)(host, app, prepared.targets, { label: restore_2.SAFETY_LABEL }, reporter) : undefined;
+    if (safety)
+        host.log(`safety snapshot ${safety.id} holds the state before this restore`);
+    let restored;
+    try {
+        restored = await (0, restore_2.restoreVerified)(host, prepared, reporter);
+    }
+    catch (err) {
+        if (safety && err instanceof errors_1.SlipwayError)
+            throw new errors_1.SlipwayError(err.message, `${err.hint ? `${err.hint} ` : ''}The state before this restore is in safety snapshot ${safety.id}.`);
+        throw err;
+    }
+    let restartMs;
+    if (s.restart.length) {
+        const started = Date.now();
+        await host.step({ step: 'restart', body: (0, release_1.restart)(s.restart, `${s.path}/current`), strict: true });
+        restartMs = Date.now() - started;
+    }
+    return { manifest, safety, restored, restartMs };
+}
+async function run(source, reporter) {
+    const s = (0, restore_1.getRestoreSettings)(source, v => reporter.secret(v));
+    const fleet = new fleet_1.Fleet(s.connection, reporter);
+    try {
+        const outcomes = await fleet.run(host => (0, lock_1.withLock)(host, { kind: 'restore', root: s.path, timeoutMs: s.lockTimeoutMs, breakLock: s.breakLock }, reporter, () => restoreHost(host, s, reporter)));
+        const first = outcomes.find(o => o.value)?.value;
+        if (first) {
+            reporter.output(restore_1.RestoreOutput.Snapshot, first.manifest.id);
+            reporter.output(restore_1.RestoreOutput.SafetySnapshot, first.safety?.id ?? '');
+            reporter.output(restore_1.RestoreOutput.Restored, JSON.stringify((first.restored ?? []).map(r => r.name)));
+            if (first.drill)
+                reporter.output(restore_1.RestoreOutput.Verified, JSON.stringify(first.drill));
+        }
+        reporter.output(restore_1.RestoreOutput.Hosts, JSON.stringify(outcomes.map(o => ({
+            host: o.host.label,
+            status: o.status,
+            snapshot: o.value?.manifest.id ?? null,
+            safetySnapshot: o.value?.safety?.id ?? null,
+            restored: o.value?.restored?.map(r => r.name) ?? [],
+            ...(o.value?.drill ? { verified: o.value.drill.ok } : {}),
+        }))));
+        reporter.summary(summarize(s, outcomes.flatMap(o => (o.value ? [{ host: o.host.label, ...o.value }] : [])), (0, fleet_1.hostTable)(outcomes, o => detail(o.value))));
+        const failures = (0, fleet_1.failedHosts)(outcomes);
+        for (const f of failures)
+            reporter.error((0, errors_1.describeError)(f.error));
+        if (failures.length)
+            throw new errors_1.SlipwayError(`${failures.length} of ${outcomes.length} host(s) failed: ${failures.map(f => f.host.label).join(', ')}`);
+        const bad = outcomes.filter(o => o.value?.drill && !o.value.drill.ok);
+        if (bad.length) {
+            const problems = bad.flatMap(o => o.value.drill.items.filter(i => i.result === 'bad').map(i => `${o.host.label}: ${i.name} (${i.file}): ${i.problems.join('; ')}`));
+            throw new errors_1.SlipwayError(`restore drill of snapshot ${bad[0].value.manifest.id} FAILED: it does not restore to what was recorded when it was taken\n${problems.map(p => `  ${p}`).join('\n')}`, 'Do not rely on this snapshot; take a new one and drill it.');
+        }
+    }
+    finally {
+        await fleet.close();
+    }
+}
+function detail(r) {
+    if (r.drill)
+        return `drill of ${r.manifest.id}: ${r.drill.ok ? 'good' : 'BAD'}`;
+    return `${r.manifest.id} restored${r.safety ? `; safety snapshot ${r.safety.id}` : ''}`;
+}
+function summarize(s, results, hosts) {
+    const parts = [`### slipway ${s.verify ? 'restore drill' : 'restore'}`, hosts];
+    for (const r of results) {
+        const m = r.manifest;
+        parts.push(`#### ${r.host}: \`${m.id}\` (taken ${m.time}${m.release ? `, before release \`${m.release.id}\`` : ''})`);
+        if (r.drill) {
+            parts.push((0, reporter_1.markdownTable)(['Item', 'File', 'Size', 'Time', 'Result', 'Checked'], r.drill.items.map(i => {
+                const item = m.items.find(x => x.file === i.file);
+                const checked = i.tables
+                    ? `${i.tables.filter(t => t.status === 'same').length}/${i.tables.length} tables equal${i.tables.some(t => t.status === 'changed during snapshot') ? ' (some written to during the snapshot)' : ''}`
+                    : i.files
+                        ? `${i.files.entries} entries, ${i.files.verdict}`
+                        : '';
+                return [i.name, i.file, (0, manifest_1.formatBytes)(item.bytes), (0, reporter_1.formatDuration)(i.durationMs), i.result === 'good' ? '✅ good' : i.result === 'bad' ? `❌ bad: ${i.problems.join('; ')}` : '⚠️ restored, nothing recorded to compare', checked];
+            })));
+            continue;
+        }
+        if (r.safety)
+            parts.push(`Safety snapshot \`${r.safety.id}\` (${(0, manifest_1.formatBytes)(r.safety.bytes)}) holds the state before the restore.`);
+        parts.push((0, reporter_1.markdownTable)(['Item', 'File', 'Size', 'Time'], (r.restored ?? []).map(i => [`${i.kind === 'database' ? i.engine : 'volume'} ${i.name}`, i.file, (0, manifest_1.formatBytes)(i.bytes), (0, reporter_1.formatDuration)(i.durationMs)])));
+        if (r.restartMs !== undefined)
+            parts.push(`Restarted in ${(0, reporter_1.formatDuration)(r.restartMs)}.`);
+    }
+    return parts.join('\n\n');
+}
+
+
+/***/ }),
+
 /***/ 9512:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -49470,6 +49606,8 @@ const release_2 = __nccwpck_require__(3895);
 const snapshot_1 = __nccwpck_require__(5348);
 const lock_1 = __nccwpck_require__(7665);
 const pipeline_1 = __nccwpck_require__(884);
+const restore_1 = __nccwpck_require__(7361);
+const snapshot_2 = __nccwpck_require__(7699);
 const errors_1 = __nccwpck_require__(8562);
 const reporter_1 = __nccwpck_require__(9712);
 exports.RollbackInput = {
@@ -49572,15 +49710,30 @@ async function rollbackHost(host, s, reporter) {
         record: { id: target.to, rollback_from: target.from, time: new Date().toISOString(), actor: holder.actor, run: holder.run, kind: 'rollback' },
     };
     let snapshot;
-    if (s.withData)
+    let safety;
+    if (s.withData) {
+        // A safety snapshot first, so that a rollback that fails after the data went back
+        // can return the data too, not only the code.
+        safety = (await (0, snapshot_2.takeSnapshot)(host, { root: s.path }, s.snapshot, { label: 'before-rollback' }, reporter)).id;
         snapshot = await restoreData(host, s, target, probe, reporter);
+    }
     try {
         await host.step({ step: 'rollback', body: (0, rollback_1.rollbackScript)(plan), strict: true });
     }
     catch (err) {
         const r = await host.step({ step: 'undo rollback', body: (0, rollback_1.undoRollback)(plan), strict: true }, { allowFailure: true, captureBytes: 16 * 1024 });
         const said = r.stdout.split('\n').find(l => l.startsWith('outcome: '))?.slice(9);
-        throw new pipeline_1.ReleaseFailure(err, r.code === 0 ? `${said ?? 'back where it was'}; the rollback is recorded as failed` : `undoing the rollback failed too: ${r.stderrTail.join(' / ')}`);
+        let outcome = r.code === 0 ? `${said ?? 'back where it was'}; the rollback is recorded as failed` : `undoing the rollback failed too: ${r.stderrTail.join(' / ')}`;
+        if (safety) {
+            try {
+                await (0, restore_1.restoreItems)(host, { root: s.path }, await (0, restore_1.findSnapshot)(host, { root: s.path }, { kind: 'id', id: safety }), s.snapshot, {}, reporter);
+                outcome += `; the data is back from the safety snapshot ${safety}`;
+            }
+            catch (e) {
+                outcome += `; putting the data back from the safety snapshot ${safety} FAILED (${(0, errors_1.describeError)(e)}): restore it with actions/restore`;
+            }
+        }
+        throw new pipeline_1.ReleaseFailure(err, outcome);
     }
     return { from: target.from, to: target.to, migrations, snapshot };
 }
@@ -49595,9 +49748,9 @@ async function restoreData(host, s, target, probe, reporter) {
     if (!snapshotId) {
         throw new errors_1.SlipwayError(`${host.label}: with-data: no snapshot was taken before release ${first}; nothing was changed`, 'Restore a snapshot of your choice with actions/restore, then roll back with force: true.');
     }
-    // Wired to the restore capability once it lands (issue 5, in progress).
-    void reporter;
-    throw new errors_1.SlipwayError(`${host.label}: with-data would restore snapshot ${snapshotId}, but restoring is not available in this build yet; nothing was changed`);
+    await (0, restore_1.restoreItems)(host, { root: s.path }, await (0, restore_1.findSnapshot)(host, { root: s.path }, { kind: 'id', id: snapshotId }), s.snapshot, {}, reporter);
+    host.log(`data restored from snapshot ${snapshotId} (taken before release ${first})`);
+    return snapshotId;
 }
 async function run(source, reporter) {
     const started = Date.now();
@@ -50773,6 +50926,480 @@ function removeAbandoned(root) {
 
 /***/ }),
 
+/***/ 3036:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// MariaDB and MySQL have no transactional DDL, so a restore cannot be one transaction.
+// Instead the dump is loaded into a scratch database beside the live one first; a dump
+// that is cut short or fails anywhere stops there, and the live database was never
+// touched. Only a complete load is swapped in, by one RENAME TABLE statement that moves
+// every live table out and every restored table in: MariaDB applies such a statement
+// entirely or not at all. Tables the dump lacks leave with the old ones.
+//
+// Views, triggers, routines and events cannot be moved between databases by RENAME.
+// When the dump or the live database has any, the dump (already proven to load) is
+// loaded again into the emptied live database: not atomic, which the log says, and the
+// safety snapshot taken before holds what was there.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.MARIADB_EMPTY_GENERATOR = void 0;
+exports.sqlIdent = sqlIdent;
+exports.sqlString = sqlString;
+exports.mariadbCreateScratch = mariadbCreateScratch;
+exports.mariadbSwapSql = mariadbSwapSql;
+exports.mariadbScratchName = mariadbScratchName;
+exports.mariadbDumpComplete = mariadbDumpComplete;
+exports.mariadbRestore = mariadbRestore;
+exports.mariadbDrill = mariadbDrill;
+const mariadb_1 = __nccwpck_require__(8098);
+const script_1 = __nccwpck_require__(8854);
+const shell_1 = __nccwpck_require__(8511);
+/** `name` as a MariaDB identifier. */
+function sqlIdent(name) {
+    return `\`${name.replace(/`/g, '``')}\``;
+}
+/** `value` as a MariaDB string literal (backslashes are escapes there). */
+function sqlString(value) {
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+function client(db, database) {
+    return (0, mariadb_1.mariadbClient)(db, ['--batch', '--skip-column-names', '--raw', ...(0, mariadb_1.mariadbConnection)(db), '--', database]);
+}
+function run(db, sql, database = db.name) {
+    return `printf '%s\\n' ${(0, shell_1.quote)(sql)} | ${client(db, database)}`;
+}
+/** CREATE DATABASE `scratch` with the character set and collation of `db`. */
+function mariadbCreateScratch(db, scratch) {
+    return [
+        `SET @s = (SELECT CONCAT('CREATE DATABASE ', ${sqlString(sqlIdent(scratch))}, ' CHARACTER SET ', default_character_set_name, ' COLLATE ', default_collation_name) FROM information_schema.schemata WHERE schema_name = ${sqlString(db.name)});`,
+        'PREPARE s FROM @s; EXECUTE s; DEALLOCATE PREPARE s;',
+    ].join('\n');
+}
+/** How many views, triggers, routines and events `a` and `b` have together. */
+function otherObjects(a, b) {
+    const both = `IN (${sqlString(a)}, ${sqlString(b)})`;
+    return [
+        `SELECT (SELECT COUNT(*) FROM information_schema.views WHERE table_schema ${both})`,
+        `+ (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema ${both})`,
+        `+ (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema ${both})`,
+        `+ (SELECT COUNT(*) FROM information_schema.events WHERE event_schema ${both});`,
+    ].join(' ');
+}
+/** One RENAME TABLE: live's tables to `old`, `fresh`'s tables to live. */
+function mariadbSwapSql(live, fresh, old) {
+    const q = (expr) => `CONCAT('\`', REPLACE(${expr}, '\`', '\`\`'), '\`')`;
+    const move = (from, to) => `SELECT CONCAT(${sqlString(sqlIdent(from))}, '.', ${q('table_name')}, ' TO ', ${sqlString(sqlIdent(to))}, '.', ${q('table_name')}) AS r, table_name FROM information_schema.tables WHERE table_schema = ${sqlString(from)} AND table_type = 'BASE TABLE'`;
+    return [
+        'SET SESSION group_concat_max_len = 16777216;',
+        `SET @r = (SELECT CONCAT('RENAME TABLE ', GROUP_CONCAT(r ORDER BY o, table_name SEPARATOR ', ')) FROM (SELECT 1 AS o, m.* FROM (${move(live, old)}) m UNION ALL SELECT 2, m.* FROM (${move(fresh, live)}) m) s);`,
+        "SET @r = COALESCE(@r, 'DO 0');",
+        'PREPARE r FROM @r; EXECUTE r; DEALLOCATE PREPARE r;',
+    ].join('\n');
+}
+/** Statements that drop every table, view, routine and event of the current database. */
+exports.MARIADB_EMPTY_GENERATOR = [
+    "SELECT CONCAT('DROP VIEW IF EXISTS `', REPLACE(table_name, '`', '``'), '`;') FROM information_schema.views WHERE table_schema = DATABASE()",
+    "UNION ALL SELECT CONCAT('DROP TABLE IF EXISTS `', REPLACE(table_name, '`', '``'), '`;') FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'",
+    "UNION ALL SELECT CONCAT('DROP ', routine_type, ' IF EXISTS `', REPLACE(routine_name, '`', '``'), '`;') FROM information_schema.routines WHERE routine_schema = DATABASE()",
+    "UNION ALL SELECT CONCAT('DROP EVENT IF EXISTS `', REPLACE(event_name, '`', '``'), '`;') FROM information_schema.events WHERE event_schema = DATABASE();",
+].join('\n');
+/** Names of this run's scratch databases: within MariaDB's 64 characters. */
+function mariadbScratchName(name, purpose, token) {
+    return `${name.slice(0, 40)}_slipway_${purpose}_${token}`;
+}
+/**
+ * A dump cut short between two statements loads without an error, as a smaller
+ * database. mariadb-dump and mysqldump end every complete dump with this comment.
+ */
+function mariadbDumpComplete(file, decompress) {
+    return `${decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(file)} | tail -n 1 | grep -q '^-- Dump completed' || snap_fail ${(0, shell_1.quote)(`${file.split('/').pop()} is incomplete: it does not end with the '-- Dump completed' line that mariadb-dump writes last (cut short?); nothing was changed`)}`;
+}
+/** Restore the (decompressed) dump into the live database: scratch load, then swap. */
+function mariadbRestore(db, file, decompress, token) {
+    const fresh = mariadbScratchName(db.name, 'new', token);
+    const old = mariadbScratchName(db.name, 'old', token);
+    const load = (database) => `${decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(file)} | ${client(db, database)}`;
+    return (0, shell_1.lines)(mariadbDumpComplete(file, decompress), (0, mariadb_1.mariadbClientTool)(db), 
+    // Until the swap, `new` holds the restore and `old` nothing; after it, `new` is empty
+    // and `old` holds what was live. Either way both go.
+    (0, script_1.atExit)(run(db, `DROP DATABASE IF EXISTS ${sqlIdent(fresh)}; DROP DATABASE IF EXISTS ${sqlIdent(old)};`)), run(db, mariadbCreateScratch(db, fresh)), `snap_say ${(0, shell_1.quote)(`loading the dump into scratch database ${fresh}`)}`, load(fresh), `rst_other=$(${run(db, otherObjects(db.name, fresh))})`, 'if [ "$rst_other" = 0 ]; then', `  ${run(db, mariadbCreateScratch(db, old))}`, `  ${run(db, mariadbSwapSql(db.name, fresh, old))}`, `  snap_say ${(0, shell_1.quote)(`swapped the restored tables into ${db.name} in one RENAME TABLE`)}`, 'else', `  snap_say ${(0, shell_1.quote)(`${db.name} has views, triggers, routines or events, which RENAME TABLE cannot move: the dump loaded cleanly into scratch, so it is now loaded into the emptied live database (not atomic; the safety snapshot holds the previous state)`)}`, `  { echo 'SET foreign_key_checks = 0;'; ${run(db, exports.MARIADB_EMPTY_GENERATOR)}; } | ${client(db, db.name)}`, `  ${load(db.name)}`, 'fi');
+}
+/** Drill: load into a scratch database, print its table sums (JSON lines) into `out`, drop it. */
+function mariadbDrill(db, file, decompress, token, out) {
+    const scratch = mariadbScratchName(db.name, 'drill', token);
+    return (0, shell_1.lines)(mariadbDumpComplete(file, decompress), (0, mariadb_1.mariadbClientTool)(db), (0, script_1.atExit)(run(db, `DROP DATABASE IF EXISTS ${sqlIdent(scratch)};`)), run(db, mariadbCreateScratch(db, scratch)), `${decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(file)} | ${client(db, scratch)}`, (0, mariadb_1.mariadbTableSums)(db, '"$snap_work/drill-sums"', scratch), `cut -f2 "$snap_work/drill-sums" > ${out}`, run(db, `DROP DATABASE IF EXISTS ${sqlIdent(scratch)};`));
+}
+
+
+/***/ }),
+
+/***/ 8825:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// PostgreSQL: the whole restore is one transaction. pg_restore turns the dump into SQL,
+// which psql runs after a prelude that empties the database's schemas, so the result is
+// exactly the dump, whatever the live database gained or lost since (a table added by a
+// later migration is gone afterwards, a dropped one is back), and either all of it
+// happens or none of it does.
+//
+// psql commits at the end of its input when nothing failed, so a dump cut short would
+// commit half a database: COMMIT is sent only after pg_restore has succeeded, and when
+// it fails an error is raised instead, which rolls everything back and makes psql exit
+// non-zero (ON_ERROR_STOP) with pg_restore's own error above it in the log.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.PG_RESTORE = exports.PG_ABORT_SQL = exports.PG_EMPTY_SQL = void 0;
+exports.postgresRestore = postgresRestore;
+exports.psqlInput = psqlInput;
+exports.postgresCreateScratch = postgresCreateScratch;
+exports.postgresDropScratch = postgresDropScratch;
+exports.postgresTableSums = postgresTableSums;
+const checksums_1 = __nccwpck_require__(8754);
+const postgres_1 = __nccwpck_require__(6191);
+const runtime_1 = __nccwpck_require__(5850);
+const shell_1 = __nccwpck_require__(8511);
+/**
+ * Empties the database inside the transaction: every schema but public is dropped (the
+ * dump creates it again); in public, the objects are dropped and the schema itself keeps
+ * its owner and grants. Objects that belong to extensions stay (the dump says CREATE
+ * EXTENSION IF NOT EXISTS). Whatever the user may not drop fails the transaction, and
+ * nothing changes.
+ */
+exports.PG_EMPTY_SQL = `BEGIN;
+SET LOCAL client_min_messages = warning;
+DO $slipway$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT n.nspname FROM pg_namespace n
+           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_'
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', r.nspname);
+  END LOOP;
+  FOR r IN SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind,
+                  format('%I.%I', n.nspname, c.relname) AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
+  END LOOP;
+  FOR r IN SELECT CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END AS kind, p.oid::regprocedure::text AS name
+           FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', r.kind, r.name);
+  END LOOP;
+  FOR r IN SELECT format('%I.%I', 'public', t.typname) AS name FROM pg_type t
+           WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('c', 'd', 'e', 'r') AND t.typcategory <> 'A'
+             AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('DROP TYPE IF EXISTS %s CASCADE', r.name);
+  END LOOP;
+  PERFORM lo_unlink(l.oid) FROM pg_largeobject_metadata l;
+END
+$slipway$;
+SET LOCAL client_min_messages = notice;`;
+/** What psql gets instead of COMMIT when pg_restore failed. */
+exports.PG_ABORT_SQL = `DO $slipway$ BEGIN RAISE EXCEPTION 'slipway: pg_restore failed (its error is above); the transaction was rolled back and the database is unchanged'; END $slipway$;`;
+exports.PG_RESTORE = ['pg_restore', '--no-owner', '--exit-on-error', '--file=-'];
+/**
+ * Restore the dump at `file` into `db` (the live database, or a scratch one in a drill)
+ * in one transaction. `format` is the manifest's: custom, or a tar of the directory
+ * format (extracted into the script's work directory first; host only).
+ */
+function postgresRestore(db, file, format) {
+    const apply = (input) => `{ printf '%s\\n' ${(0, shell_1.quote)(exports.PG_EMPTY_SQL)}; if ${input}; then printf 'COMMIT;\\n'; else printf '%s\\n' ${(0, shell_1.quote)(exports.PG_ABORT_SQL)}; fi; } | ${(0, postgres_1.psqlSession)(db)}`;
+    if (format === 'pg_dump directory (tar)') {
+        return (0, shell_1.lines)('rm -rf -- "$snap_work/pgdir"', 'mkdir -- "$snap_work/pgdir"', `tar -xf ${(0, shell_1.quote)(file)} -C "$snap_work/pgdir"`, apply(`${(0, shell_1.cmd)(...exports.PG_RESTORE)} -- "$snap_work/pgdir"`), 'rm -rf -- "$snap_work/pgdir"');
+    }
+    if (!db.container)
+        return apply(`${(0, shell_1.cmd)(...exports.PG_RESTORE)} -- ${(0, shell_1.quote)(file)}`);
+    // In the container, pg_restore reads the dump from stdin (after the password line).
+    const read = db.passwordVar ? 'IFS= read -r PGPASSWORD; export PGPASSWORD; ' : '';
+    const inner = `${read}{ printf '%s\\n' "$1"; if ${exports.PG_RESTORE.join(' ')}; then echo 'COMMIT;'; else printf '%s\\n' "$2"; fi; } | { shift 2; exec psql "$@"; }`;
+    const feed = db.passwordVar ? `{ printf '%s\\n' "\${${db.passwordVar}-}"; cat -- ${(0, shell_1.quote)(file)}; }` : `cat -- ${(0, shell_1.quote)(file)}`;
+    return `${feed} | ${(0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', inner, 'sh', exports.PG_EMPTY_SQL, exports.PG_ABORT_SQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', ...(0, postgres_1.postgresConnection)(db)))}`;
+}
+/** SQL on stdin to psql, with the password handled as psqlSession does. */
+function psqlInput(db, sql, extra = []) {
+    const feed = db.container && db.passwordVar ? `printf '%s\\n' "\${${db.passwordVar}-}"; ` : '';
+    return `{ ${feed}printf '%s\\n' ${sql}; } | ${(0, postgres_1.psqlSession)(db, extra)}`;
+}
+/**
+ * A scratch database beside `db` with its encoding and locale, created through a
+ * connection to `db` itself (the user may connect to nothing else).
+ */
+function postgresCreateScratch(db, scratch) {
+    const sql = `SELECT format('CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L LC_CTYPE %L', :'scratch', pg_encoding_to_char(encoding), datcollate, datctype) FROM pg_database WHERE datname = current_database() \\gexec`;
+    return psqlInput(db, (0, shell_1.quote)(sql), ['-v', `scratch=${scratch}`]);
+}
+function postgresDropScratch(db, scratch) {
+    return psqlInput(db, (0, shell_1.quote)(`DROP DATABASE IF EXISTS "${scratch.replace(/"/g, '""')}" WITH (FORCE);`));
+}
+/** Per-table sums of `db` as JSON lines into `out`, computed as the snapshot computed them. */
+function postgresTableSums(db, out) {
+    return `${psqlInput(db, (0, shell_1.quote)((0, checksums_1.pgTableSumsSql)()))} > ${out}`;
+}
+
+
+/***/ }),
+
+/***/ 4778:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Whole restore scripts, one per step: the checksum check, each database, all volumes
+// together (their containers are stopped once), and each item of a drill. Every script
+// starts the same way as a snapshot script (commands/snapshot/runtime.ts) and writes
+// only its result lines to stdout; the log goes to stderr.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.decompressCommand = decompressCommand;
+exports.postgresScratchName = postgresScratchName;
+exports.describeTarget = describeTarget;
+exports.databaseRestoreScript = databaseRestoreScript;
+exports.volumesRestoreScript = volumesRestoreScript;
+exports.drillScript = drillScript;
+const django_1 = __nccwpck_require__(8591);
+const mariadb_1 = __nccwpck_require__(8098);
+const runtime_1 = __nccwpck_require__(5850);
+const script_1 = __nccwpck_require__(8854);
+const shell_1 = __nccwpck_require__(8511);
+const mariadb_2 = __nccwpck_require__(3036);
+const postgres_1 = __nccwpck_require__(8825);
+const sqlite_1 = __nccwpck_require__(4254);
+const volume_1 = __nccwpck_require__(3348);
+/** The command that undoes an item's compression, from the manifest's word for it. */
+function decompressCommand(compression) {
+    switch (compression) {
+        case 'zstd':
+            return ['zstd', '-q', '-dc'];
+        case 'gzip':
+            return ['gzip', '-dc'];
+        case 'none':
+            return ['cat'];
+        default:
+            throw new Error(`compression '${compression}' is not one slipway can undo`);
+    }
+}
+/** Names of this run's scratch PostgreSQL databases: within the 63-byte limit. */
+function postgresScratchName(name, token) {
+    return `${name.slice(0, 40)}_slipway_drill_${token}`;
+}
+function preamble(plan, items, extraContainers = []) {
+    const containers = [...new Set([...items.flatMap(i => (i.target.kind === 'database' && i.target.db.container ? [i.target.db.container] : [])), ...extraContainers])];
+    const volumes = items.flatMap(i => (i.target.kind === 'volume' && i.target.volume.kind === 'container-volume' ? [i.target.volume.name] : []));
+    const dbs = items.flatMap(i => (i.target.kind === 'database' ? [i.target.db] : []));
+    const django = plan.djangoPasswords && dbs.some(d => d.passwordVar && Object.values(plan.djangoPasswords.vars).includes(d.passwordVar));
+    return (0, shell_1.lines)('umask 077', 
+    // fd 3 is the step's stdout, for result lines alone.
+    'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), 'snap_current=restore', 
+    // The runtime functions are shared with snapshots; these are theirs, unused here.
+    'snap_extra=; snap_tmp=; snap_total=0; snap_compress_version=', 'snap_work=$(mktemp -d)', (0, script_1.atExit)('rm -rf -- "$snap_work"'), containers.length || volumes.length ? (0, runtime_1.chooseContainerCli)(plan.containerCli, containers, volumes) : '', django ? (0, django_1.djangoPasswords)(plan.djangoPasswords.root, plan.djangoPasswords.projectDir, plan.djangoPasswords.python, plan.djangoPasswords.vars) : '');
+}
+function decompress(item) {
+    return decompressCommand(item.item.compression);
+}
+function describeTarget(item) {
+    const t = item.target;
+    if (t.kind === 'volume')
+        return t.volume.kind === 'directory' ? `directory ${t.volume.path}` : `container volume ${t.volume.name}`;
+    const kind = t.db.engine === 'sqlite' ? 'SQLite database' : `${t.db.engine} database`;
+    return `${kind} '${t.db.name}'${t.db.container ? ` in container ${t.db.container}` : ''}`;
+}
+/** Restore one database in place. Prints `restored <file>`. */
+function databaseRestoreScript(plan, item, env) {
+    if (item.target.kind !== 'database')
+        throw new Error('not a database item');
+    const db = item.target.db;
+    const body = (() => {
+        switch (db.engine) {
+            case 'postgres':
+                return (0, postgres_1.postgresRestore)(db, item.path, item.item.format);
+            case 'sqlite':
+                return (0, sqlite_1.sqliteRestore)(db.name, item.path, decompress(item), plan.id);
+            default:
+                return (0, mariadb_2.mariadbRestore)(db, item.path, decompress(item), plan.token);
+        }
+    })();
+    return {
+        step: `restore ${describeTarget(item)}`,
+        body: (0, shell_1.lines)(preamble(plan, [item]), body, `printf 'restored %s\\n' ${(0, shell_1.quote)(item.item.file)} >&3`),
+        env,
+        strict: true,
+    };
+}
+/** All volumes in one script: containers are stopped once, and swaps are all or nothing. */
+function volumesRestoreScript(plan, items) {
+    const volumes = items.map(i => {
+        if (i.target.kind !== 'volume')
+            throw new Error('not a volume item');
+        return { volume: i.target.volume, file: i.path, decompress: decompress(i) };
+    });
+    return {
+        step: 'restore volumes',
+        body: (0, shell_1.lines)(preamble(plan, items, plan.stopContainers), (0, volume_1.volumeRestoreScript)(volumes, plan.stopContainers, plan.id), ...items.map(i => `printf 'restored %s\\n' ${(0, shell_1.quote)(i.item.file)} >&3`)),
+        strict: true,
+    };
+}
+/**
+ * A drill of one item: restored into scratch (a database named `<name>_slipway_drill_<token>`,
+ * a directory in the work directory), measured, and removed, also when it fails.
+ * Prints `table <JSON>` lines for databases, `listing <verdict> <entries>` for volumes.
+ */
+function drillScript(plan, item, env) {
+    const out = '"$snap_work/drill-tables"';
+    let body;
+    if (item.target.kind === 'volume') {
+        body = (0, volume_1.volumeDrill)({ volume: item.target.volume, file: item.path, decompress: decompress(item) }, item.listingPath);
+    }
+    else {
+        const db = item.target.db;
+        const emit = `sed 's/^/table /' ${out} >&3`;
+        if (db.engine === 'postgres') {
+            const scratch = postgresScratchName(db.name, plan.token);
+            const inScratch = { ...db, name: scratch };
+            body = (0, shell_1.lines)((0, script_1.atExit)((0, postgres_1.postgresDropScratch)(db, scratch)), (0, postgres_1.postgresCreateScratch)(db, scratch), (0, postgres_1.postgresRestore)(inScratch, item.path, item.item.format), (0, postgres_1.postgresTableSums)(inScratch, out), (0, postgres_1.postgresDropScratch)(db, scratch), emit);
+        }
+        else if (db.engine === 'sqlite') {
+            body = (0, shell_1.lines)((0, sqlite_1.sqliteDrill)(item.path, decompress(item), out), emit);
+        }
+        else {
+            body = (0, shell_1.lines)((0, mariadb_2.mariadbDrill)(db, item.path, decompress(item), plan.token, out), emit);
+        }
+    }
+    return { step: `drill ${describeTarget(item)}`, body: (0, shell_1.lines)(preamble(plan, [item]), body), env, strict: true };
+}
+
+
+/***/ }),
+
+/***/ 4254:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// SQLite: the backup is decompressed to a temporary name beside the live file, checked,
+// and renamed over it, so the app sees the old database or the new one, never half of
+// one. The live file's -wal and -shm belong to the old database: left in place, SQLite
+// would apply the old WAL to the new file.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.sqliteRestore = sqliteRestore;
+exports.sqliteDrill = sqliteDrill;
+const sqlite_1 = __nccwpck_require__(3908);
+const script_1 = __nccwpck_require__(8854);
+const shell_1 = __nccwpck_require__(8511);
+function sqliteRestore(path, file, decompress, id) {
+    const tmp = `${path}.slipway-restore-${id}`;
+    return (0, shell_1.lines)(`rst_db=${(0, shell_1.quote)(path)}; rst_tmp=${(0, shell_1.quote)(tmp)}`, (0, script_1.atExit)('rm -f -- "$rst_tmp"'), `${decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(file)} > "$rst_tmp"`, `[ "$(sqlite3 "$rst_tmp" 'pragma quick_check')" = ok ] || snap_fail ${(0, shell_1.quote)(`the restored copy of ${path} does not pass sqlite's quick_check`)}`, 'if [ -e "$rst_db" ]; then chmod --reference="$rst_db" -- "$rst_tmp"; fi', 'rm -f -- "$rst_db-wal" "$rst_db-shm"', 'mv -f -- "$rst_tmp" "$rst_db"', 'rm -f -- "$rst_db-wal" "$rst_db-shm"');
+}
+/** Drill: a scratch copy in the work directory, checked, its table sums into `out`. */
+function sqliteDrill(file, decompress, out) {
+    return (0, shell_1.lines)(`${decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(file)} > "$snap_work/drill.sqlite3"`, `[ "$(sqlite3 "$snap_work/drill.sqlite3" 'pragma quick_check')" = ok ] || snap_fail 'the restored copy does not pass sqlite'"'"'s quick_check'`, (0, sqlite_1.sqliteTableSums)('"$snap_work/drill.sqlite3"', out), 'rm -f -- "$snap_work/drill.sqlite3"');
+}
+
+
+/***/ }),
+
+/***/ 4695:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// The read-only first step of every restore and drill: the snapshot directory and each
+// file the restore will read are real (no symlink planted in their place), and their
+// sizes and sha256 are reported for the runner to compare with the manifest.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.verifyScript = verifyScript;
+exports.parseVerify = parseVerify;
+const shell_1 = __nccwpck_require__(8511);
+/** Prints `file <name> <bytes> <sha256>`, or `bad <name> <why>`, one line per file. */
+function verifyScript(dir, files) {
+    return (0, shell_1.lines)(`d=${(0, shell_1.quote)(dir)}`, 'if [ -L "$d" ] || [ ! -d "$d" ]; then echo "$d is not a directory (or is a symlink); refusing to read it" >&2; exit 1; fi', `for f in ${files.map(shell_1.quote).join(' ')}; do`, '  p="$d/$f"', '  if [ -L "$p" ]; then echo "bad $f is a symlink"; continue; fi', '  if [ ! -f "$p" ]; then echo "bad $f is missing"; continue; fi', '  sha=$(sha256sum < "$p"); echo "file $f $(stat -c %s -- "$p") ${sha%% *}"', 'done');
+}
+function parseVerify(stdout) {
+    const out = new Map();
+    for (const line of stdout.split('\n')) {
+        const m = /^file (\S+) (\d+) ([0-9a-f]{64})$/.exec(line);
+        if (m)
+            out.set(m[1], { file: m[1], bytes: Number(m[2]), sha256: m[3] });
+        const b = /^bad (\S+) (.*)$/.exec(line);
+        if (b)
+            out.set(b[1], { file: b[1], problem: b[2] });
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 3348:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Volumes. A directory is extracted beside the live one (`<dir>.slipway-restore-<id>`)
+// while the app still runs; only then are the stop-containers stopped and each
+// directory swapped in with two renames, the old one kept as
+// `<dir>.slipway-replaced-<id>`. If anything fails before the end, every swap already
+// made is undone (the old directories go back) before the containers start again; on
+// success the old directories are removed. Containers are started again however the
+// script ends.
+//
+// A named volume is replaced through a short-lived container of the image of a container
+// that mounts it (the volume's mountpoint belongs to the container runtime): the archive
+// is extracted into a directory inside the volume, and only when that worked are the old
+// contents removed and the new ones moved up.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.VOLUME_IMPORT_SH = void 0;
+exports.volumeRestoreScript = volumeRestoreScript;
+exports.volumeDrill = volumeDrill;
+const runtime_1 = __nccwpck_require__(5850);
+const checksums_1 = __nccwpck_require__(8754);
+const script_1 = __nccwpck_require__(8854);
+const shell_1 = __nccwpck_require__(8511);
+const unpack = (i, dir) => `${i.decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(i.file)} | tar -x -p -f - -C ${dir}`;
+/** Runs inside the helper container, as root, with the volume at /slipway-volume and the archive on stdin. */
+exports.VOLUME_IMPORT_SH = [
+    'set -e',
+    'cd /slipway-volume',
+    'rm -rf .slipway-restore && mkdir .slipway-restore',
+    'tar -xf - -C .slipway-restore',
+    'for e in * .[!.]* ..?*; do if [ -e "$e" ] || [ -L "$e" ]; then if [ "$e" != .slipway-restore ]; then rm -rf -- "$e"; fi; fi; done',
+    'cd .slipway-restore',
+    'for e in * .[!.]* ..?*; do if [ -e "$e" ] || [ -L "$e" ]; then mv -- "$e" ..; fi; done',
+    'cd .. && rmdir .slipway-restore',
+].join('\n');
+function volumeRestoreScript(items, stopContainers, id) {
+    const dirs = items.map((item, n) => ({ item, n })).filter(x => x.item.volume.kind === 'directory');
+    const named = items.filter(i => i.volume.kind === 'container-volume');
+    return (0, shell_1.lines)('rst_swapped=()', 'rst_done=', 
+    // Undo the swaps made so far, newest first, so the containers start on the old data.
+    'rst_undo() {', '  local i n live replaced', '  for ((i = ${#rst_swapped[@]} - 1; i >= 0; i--)); do', '    n=${rst_swapped[i]}', '    eval "live=\\$rst_live_$n replaced=\\$rst_replaced_$n"', `    mv -T -- "$live" "$live.slipway-failed-"${(0, shell_1.quote)(id)} && { [ ! -e "$replaced" ] || mv -T -- "$replaced" "$live"; } && rm -rf -- "$live.slipway-failed-"${(0, shell_1.quote)(id)} && snap_say "put $live back as it was"`, '  done', '  rst_swapped=()', '}', stopContainers.length ? (0, shell_1.lines)((0, runtime_1.containerStopStart)(stopContainers), (0, script_1.atExit)('snap_start_containers || true')) : '', (0, script_1.atExit)('if [ -z "$rst_done" ]; then rst_undo; fi'), ...dirs.map(({ item, n }) => {
+        const path = item.volume.path;
+        return (0, shell_1.lines)(`snap_step ${(0, shell_1.quote)(`extract ${path}`)}`, `rst_live_${n}=${(0, shell_1.quote)(path)}`, 
+        // The snapshot archived what the path points to; put it back there.
+        `if [ -L "$rst_live_${n}" ]; then rst_live_${n}=$(readlink -f -- "$rst_live_${n}"); fi`, `rst_stage_${n}="$rst_live_${n}".slipway-restore-${(0, shell_1.quote)(id)}; rst_replaced_${n}="$rst_live_${n}".slipway-replaced-${(0, shell_1.quote)(id)}`, `if mountpoint -q -- "$rst_live_${n}" 2>/dev/null; then snap_fail "$rst_live_${n} is a mount point, which cannot be swapped by renaming; nothing was changed"; fi`, `mkdir -p -- "$(dirname -- "$rst_live_${n}")"`, 
+        // Left by a run that was cut off between its two renames: the old data goes back first.
+        `if [ ! -e "$rst_live_${n}" ] && [ -d "$rst_replaced_${n}" ]; then mv -T -- "$rst_replaced_${n}" "$rst_live_${n}"; snap_say "put $rst_live_${n} back from an interrupted restore"; fi`, `rm -rf -- "$rst_stage_${n}" "$rst_replaced_${n}"`, (0, script_1.atExit)(`rm -rf -- "$rst_stage_${n}"`), `mkdir -- "$rst_stage_${n}"`, unpack(item, `"$rst_stage_${n}"`));
+    }), stopContainers.length ? (0, shell_1.lines)('snap_current="stop containers"', 'snap_stop_containers') : '', ...dirs.map(({ item, n }) => (0, shell_1.lines)(`snap_step ${(0, shell_1.quote)(`swap in ${item.volume.path}`)}`, `if [ -e "$rst_live_${n}" ]; then mv -T -- "$rst_live_${n}" "$rst_replaced_${n}"; fi`, `rst_swapped+=(${n})`, `mv -T -- "$rst_stage_${n}" "$rst_live_${n}"`)), ...named.map(item => {
+        const name = item.volume.name;
+        return (0, shell_1.lines)(`snap_step ${(0, shell_1.quote)(`import volume ${name}`)}`, `rst_image=$("\${snap_cli[@]}" ps -a --filter ${(0, shell_1.quote)(`volume=${name}`)} --format '{{.Image}}' | head -n 1)`, `[ -n "$rst_image" ] || snap_fail ${(0, shell_1.quote)(`no container uses volume ${name}: slipway replaces a volume's contents through a container of the image that uses it`)}`, `${item.decompress.map(shell_1.quote).join(' ')} < ${(0, shell_1.quote)(item.file)} | "\${snap_cli[@]}" run --rm -i --network none --user 0 --entrypoint sh -v ${(0, shell_1.quote)(`${name}:/slipway-volume`)} "$rst_image" -c ${(0, shell_1.quote)(exports.VOLUME_IMPORT_SH)}`);
+    }), stopContainers.length ? (0, shell_1.lines)('snap_current="start containers again"', 'snap_start_containers') : '', 'rst_done=1', ...dirs.map(({ n }) => `rm -rf -- "$rst_replaced_${n}"`));
+}
+/**
+ * Drill: extract into the work directory and compare a listing of what landed on disk
+ * with the one recorded at snapshot time. Prints `listing ok|differs|none <entries>`.
+ */
+function volumeDrill(item, listing) {
+    return (0, shell_1.lines)((0, checksums_1.listingFunction)(), 'rm -rf -- "$snap_work/drill" && mkdir -- "$snap_work/drill"', unpack(item, '"$snap_work/drill"'), `tar -C "$snap_work/drill" -cf - . | snap_listing > "$snap_work/drill.files"`, `rst_entries=$(grep -c '^entry ' "$snap_work/drill.files" || true)`, listing === undefined
+        ? 'echo "listing none $rst_entries" >&3'
+        : (0, shell_1.lines)(`if cmp -s -- ${(0, shell_1.quote)(listing)} "$snap_work/drill.files"; then echo "listing ok $rst_entries" >&3; else`, `  snap_say 'what was extracted differs from the listing recorded at snapshot time (- recorded, + extracted):'`, `  diff -- ${(0, shell_1.quote)(listing)} "$snap_work/drill.files" | grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 20 >&2 || true`, '  echo "listing differs $rst_entries" >&3', 'fi'), 'rm -rf -- "$snap_work/drill" "$snap_work/drill.files"');
+}
+
+
+/***/ }),
+
 /***/ 6913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -51075,6 +51702,135 @@ function joinPath(...parts) {
 
 /***/ }),
 
+/***/ 8754:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Per-table row counts and checksums, and file listings of archives: recorded in the
+// manifest when a snapshot is taken, and computed again by a restore drill on what it
+// restored into scratch, so the drill proves the data, not just the bytes of the dump.
+//
+// Each checksum is computed by the database itself, the same way both times:
+//   row hash   md5 of the row's text (PostgreSQL `t::text`; MariaDB the hex of every
+//              column cast to binary, NULL as N; SQLite's sha3 of the rows)
+//   table sum  two sums of 60-bit slices of the row hashes: independent of row order
+//              (no ORDER BY, no memory per row) and of the physical layout, but any
+//              changed, added or removed row changes it.
+// Values come from information_schema/pg_catalog, never from our inputs, and are quoted
+// by the database's own quote functions when they become SQL.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.PG_SUM_SETTINGS = exports.TABLE_SUM_METHOD = void 0;
+exports.pgTableSumsSql = pgTableSumsSql;
+exports.mariadbTableSumsGenerator = mariadbTableSumsGenerator;
+exports.sqliteTableSumsGenerator = sqliteTableSumsGenerator;
+exports.listingFunction = listingFunction;
+exports.tablesExtra = tablesExtra;
+exports.listingFileName = listingFileName;
+exports.listRecordFunction = listRecordFunction;
+const runtime_1 = __nccwpck_require__(5850);
+/** Recorded in the manifest with the sums; a drill compares only sums of the same method. */
+exports.TABLE_SUM_METHOD = 'slipway-rows-1';
+/** Session settings that make PostgreSQL's text output of a row the same in every session. */
+exports.PG_SUM_SETTINGS = [
+    "SET TimeZone = 'UTC';",
+    "SET DateStyle = 'ISO, YMD';",
+    "SET IntervalStyle = 'postgres';",
+    'SET extra_float_digits = 1;',
+    "SET bytea_output = 'hex';",
+].join(' ');
+/**
+ * psql input: one query per table (\gexec), each printing one JSON object. Tables that
+ * belong to an extension are left out: pg_dump does not dump their rows.
+ */
+function pgTableSumsSql() {
+    return [
+        exports.PG_SUM_SETTINGS,
+        'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum((\'x\' || substr(h, 1, 15))::bit(60)::bigint), 0) || \'-\' || coalesce(sum((\'x\' || substr(h, 16, 15))::bit(60)::bigint), 0)) FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
+        'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
+        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
+        'ORDER BY n.nspname, c.relname',
+        '\\gexec',
+    ].join('\n');
+}
+/**
+ * MariaDB/MySQL: a query that writes one SELECT per base table of the current database.
+ * Each SELECT prints `<hex name>\t<sum JSON>\t<"changed" JSON>`: the snapshot compares
+ * sums taken before and after the dump and keeps only those that did not move.
+ */
+function mariadbTableSumsGenerator() {
+    const lit = (s) => `'${s.replace(/'/g, "''")}'`;
+    const half = (from) => `COALESCE(SUM(CAST(CONV(SUBSTR(h, ${from}, 15), 16, 10) AS DECIMAL(20))), 0)`;
+    const column = `CONCAT(${lit('COALESCE(HEX(CAST(`')}, REPLACE(c.column_name, '\`', '\`\`'), ${lit('` AS BINARY)), ')}, ${lit("'N')")})`;
+    return [
+        'SET SESSION group_concat_max_len = 16777216;',
+        'SELECT CONCAT(',
+        `  ${lit('SELECT ')}, QUOTE(HEX(t.table_name)),`,
+        `  ${lit(", JSON_OBJECT('table', ")}, QUOTE(t.table_name), ${lit(`, 'rows', COUNT(*), 'checksum', CONCAT(${half(1)}, '-', ${half(16)})), JSON_OBJECT('table', `)}, QUOTE(t.table_name),`,
+        `  ${lit(", 'changed', true) FROM (SELECT MD5(CONCAT_WS('|', ")}, GROUP_CONCAT(${column} ORDER BY c.ordinal_position SEPARATOR ', '),`,
+        `  ${lit(')) AS h FROM `')}, REPLACE(t.table_name, '\`', '\`\`'), ${lit('`) AS s;')})`,
+        'FROM information_schema.tables t JOIN information_schema.columns c ON c.table_schema = t.table_schema AND c.table_name = t.table_name',
+        "WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'",
+        'GROUP BY t.table_name ORDER BY t.table_name;',
+    ].join('\n');
+}
+/** SQLite: one SELECT per table, each printing one JSON object. */
+function sqliteTableSumsGenerator() {
+    const ident = `'"' || replace(name, '"', '""') || '"'`;
+    return [
+        "SELECT 'SELECT json_object(''table'', ' || quote(name) || ', ''rows'', (SELECT count(*) FROM ' || " + ident + " || '), ''checksum'', lower(hex(sha3_query(' || quote('SELECT * FROM ' || " + ident + ") || ', 256))));'",
+        "FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name;",
+    ].join('\n');
+}
+/**
+ * `snap_listing`: reads a tar stream on stdin and prints a sorted fingerprint of it:
+ * every member's type, mode and name (symlink targets included), and the sha256 of
+ * every regular file. Owners and times are left out: an unprivileged restore cannot
+ * reproduce them. The same function reads the snapshot's archive when it is taken and,
+ * in a drill, a tar of what was extracted into scratch.
+ */
+function listingFunction() {
+    return (0, runtime_1.bash) `snap_listing() {
+  local d pid
+  d=$(mktemp -d)
+  mkfifo -- "$d/stream"
+  # shellcheck disable=SC2016
+  tar -xf "$d/stream" --to-command='h=$(sha256sum); printf "sha256 %s %s\n" "\${h%% *}" "$TAR_FILENAME"' > "$d/hashes" &
+  pid=$!
+  tee -- "$d/stream" | tar -tvf - --quoting-style=escape --numeric-owner | awk '{ p = $1; sub(/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, ""); print "entry " p " " $0 }' > "$d/entries"
+  wait "$pid"
+  LC_ALL=C sort -- "$d/entries" "$d/hashes"
+  rm -rf -- "$d"
+}`;
+}
+/** The item's table sums for snap_record, from the JSON lines in "$snap_work/tables". */
+function tablesExtra() {
+    return `snap_extra=",\\"tableSums\\":\\"${exports.TABLE_SUM_METHOD}\\",\\"tables\\":[$(paste -sd, "$snap_work/tables")]"`;
+}
+/** `06-volume-media.tar` → `06-volume-media.files`: the archive's listing, beside it. */
+function listingFileName(archiveBase) {
+    return archiveBase.replace(/\.tar$/, '') + '.files';
+}
+/**
+ * `snap_list_record ARCHIVE LISTING`: the listing of an archive just written (read back
+ * through the decompressor, so it describes what is stored), for the item's manifest
+ * entry. Its size is not in the snapshot's `bytes`, which counts the items' files.
+ */
+function listRecordFunction() {
+    return (0, runtime_1.bash) `snap_list_record() {
+  local bytes sha entries
+  "\${snap_decompress[@]}" < "$snap_tmp/$1" | snap_listing > "$snap_tmp/$2"
+  bytes=$(stat -c %s -- "$snap_tmp/$2")
+  sha=$(sha256sum < "$snap_tmp/$2"); sha=\${sha%% *}
+  entries=$(grep -c '^entry ' "$snap_tmp/$2" || true)
+  snap_extra=",\"listing\":{\"file\":\"$2\",\"bytes\":$bytes,\"sha256\":\"$sha\",\"entries\":$entries}"
+}`;
+}
+
+
+/***/ }),
+
 /***/ 8591:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -51184,7 +51940,12 @@ exports.mycnfFunction = mycnfFunction;
 exports.mariadbDump = mariadbDump;
 exports.mariadbProbe = mariadbProbe;
 exports.mariadbToolVersion = mariadbToolVersion;
+exports.mariadbClientTool = mariadbClientTool;
+exports.mariadbClient = mariadbClient;
+exports.mariadbTableSums = mariadbTableSums;
+exports.mariadbCapture = mariadbCapture;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 exports.DUMP_OPTIONS = ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--no-tablespaces', '--default-character-set=utf8mb4'];
 /** Which client and dump tool, most specific first. */
@@ -51230,6 +51991,41 @@ function mariadbToolVersion(db) {
         return `$("$(snap_tool ${tools.join(' ')})" --version | snap_first_line)`;
     return `$(${(0, runtime_1.inContainer)(db.container, false, (0, shell_1.cmd)('sh', '-c', `for t in ${tools.join(' ')}; do command -v "$t" >/dev/null 2>&1 && exec "$t" --version; done`))} | snap_first_line)`;
 }
+/** Sets snap_my_client on the host (in a container the client is chosen there). */
+function mariadbClientTool(db) {
+    return db.container ? '' : `snap_my_client=$(snap_tool ${mariadbTools(db).client.join(' ')})`;
+}
+/**
+ * The client reading SQL from stdin. stdin is taken, so the password travels another
+ * way: on the host an option file on fd 4 (a pipe from snap_mycnf, never a file or an
+ * argument); in a container the first line of stdin, read into MYSQL_PWD there.
+ */
+function mariadbClient(db, args) {
+    const tools = mariadbTools(db).client;
+    if (!db.container) {
+        if (!db.passwordVar)
+            return `"$snap_my_client" ${(0, shell_1.cmd)(...args)}`;
+        return `"$snap_my_client" --defaults-extra-file=/dev/fd/4 ${(0, shell_1.cmd)(...args)} 4< <(snap_mycnf "\${${db.passwordVar}-}")`;
+    }
+    const read = db.passwordVar ? 'IFS= read -r MYSQL_PWD; export MYSQL_PWD; ' : '';
+    const pick = `${read}for t in ${tools.join(' ')}; do if command -v "$t" >/dev/null 2>&1; then exec "$t" "$@"; fi; done; echo "none of ${tools.join(', ')} in the container" >&2; exit 127`;
+    const feed = db.passwordVar ? `{ printf '%s\\n' "\${${db.passwordVar}-}"; cat; } | ` : '';
+    return `${feed}${(0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', pick, 'sh', ...args))}`;
+}
+/** Table sums of database `name` (default: the item's) as lines `<hex name>\t<JSON>\t<changed JSON>` into `out`. */
+function mariadbTableSums(db, out, name = db.name) {
+    const client = mariadbClient(db, ['--batch', '--skip-column-names', '--raw', ...mariadbConnection(db), '--', name]);
+    return (0, shell_1.lines)(`printf '%s\\n' ${(0, shell_1.quote)((0, checksums_1.mariadbTableSumsGenerator)())} | ${client} > "$snap_work/sums.sql"`, `cat -- "$snap_work/sums.sql" | ${client} > ${out}`);
+}
+/**
+ * MariaDB cannot share mariadb-dump's snapshot with another session, so the sums are
+ * taken before and after the dump: a table whose sums agree was not written to while
+ * the dump ran, so the dump holds exactly those rows. A table that moved is recorded as
+ * `changed` and a drill does not compare its rows.
+ */
+function mariadbCapture(db, file) {
+    return (0, shell_1.lines)(mariadbClientTool(db), mariadbTableSums(db, '"$snap_work/sums-before"'), mariadbDump(db, file), mariadbTableSums(db, '"$snap_work/sums-after"'), `awk -F '\\t' 'NR == FNR { before[$1] = $2; next } { print (($1 in before) && before[$1] == $2) ? $2 : $3 }' "$snap_work/sums-before" "$snap_work/sums-after" > "$snap_work/tables"`, (0, checksums_1.tablesExtra)());
+}
 
 
 /***/ }),
@@ -51247,9 +52043,12 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.postgresConnection = postgresConnection;
 exports.withPgPassword = withPgPassword;
 exports.postgresDump = postgresDump;
+exports.psqlSession = psqlSession;
+exports.postgresCapture = postgresCapture;
 exports.postgresProbe = postgresProbe;
 exports.postgresToolVersion = postgresToolVersion;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 /** Connection options shared by pg_dump and psql (never a password). */
 function postgresConnection(db) {
@@ -51273,19 +52072,46 @@ function withPgPassword(db, words) {
         return (0, runtime_1.inContainer)(db.container, false, (0, shell_1.cmd)(...words));
     return `printf '%s\\n' "\${${db.passwordVar}-}" | ${(0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec "$@"', 'sh', ...words))}`;
 }
-/** `pg_dump` into the snapshot: custom format, or a tar of the directory format. */
-function postgresDump(db, file) {
+/**
+ * `pg_dump` into the snapshot: custom format, or a tar of the directory format.
+ * `snapshotVar` names a variable holding an exported snapshot (see postgresCapture).
+ */
+function postgresDump(db, file, snapshotVar) {
     const connection = postgresConnection(db);
+    const snapshot = snapshotVar ? ` --snapshot "\${${snapshotVar}}"` : '';
     if (db.jobs > 1) {
         const dir = `"$snap_tmp"/${(0, shell_1.quote)(`.${file}.d`)}`;
-        return (0, shell_1.lines)(withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection, '--file']) + ` ${dir}`, 
+        return (0, shell_1.lines)(withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection]) + `${snapshot} --file ${dir}`, 
         // One file per item keeps checksums and downloads simple; the directory format's
         // files are already compressed, so the tar is not.
         `tar -C ${dir} -cf ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))} .`, `rm -rf -- ${dir}`);
     }
     if (db.container)
-        return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])} > ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
-    return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection, '--file'])} ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+        return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} > ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+    return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} --file ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+}
+/**
+ * psql reading SQL from its stdin, for a session the script holds open: the password as
+ * PGPASSWORD on the host; in a container it is the first line of stdin, which the
+ * caller writes before any SQL.
+ */
+function psqlSession(db, extra = []) {
+    const words = ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...extra, ...postgresConnection(db)];
+    if (!db.container)
+        return `${db.passwordVar ? `PGPASSWORD="\${${db.passwordVar}-}" ` : ''}${(0, shell_1.cmd)(...words)}`;
+    const read = db.passwordVar ? 'IFS= read -r PGPASSWORD; export PGPASSWORD; ' : '';
+    return (0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', `${read}exec "$@"`, 'sh', ...words));
+}
+/**
+ * The dump plus per-table row counts and checksums of exactly the data it holds: a
+ * REPEATABLE READ transaction exports its snapshot, pg_dump dumps that snapshot, and
+ * the checksums are computed in the same transaction, so writes by the running app
+ * cannot make the two disagree.
+ */
+function postgresCapture(db, file, what) {
+    return (0, shell_1.lines)(`coproc snap_pg { ${psqlSession(db)}; }`, 
+    // Bash forgets the coprocess's variables once it has ended; keep our own copies.
+    '# shellcheck disable=SC2154', 'snap_pg_pid=$snap_pg_PID', 'snap_pg_in=${snap_pg[1]}; snap_pg_out=${snap_pg[0]}', db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '', `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`, `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${(0, shell_1.quote)(`could not open a transaction on ${what}`)}`, postgresDump(db, file, 'snap_pg_snapshot'), `printf '%s\n' ${(0, shell_1.quote)((0, checksums_1.pgTableSumsSql)())} '\\echo slipway-tables-end' 'COMMIT;' '\\q' >&"$snap_pg_in"`, 'snap_pg_end=', `: > "$snap_work/tables"`, 'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done', 'wait "$snap_pg_pid" || true', `[ -n "$snap_pg_end" ] || snap_fail ${(0, shell_1.quote)(`could not compute the table checksums of ${what}`)}`, (0, checksums_1.tablesExtra)());
 }
 /**
  * Connect once before anything is written: proves the credentials (a wrong password
@@ -51349,8 +52175,9 @@ snap_record() {
   bytes=$(stat -c %s -- "$f")
   sha=$(sha256sum < "$f"); sha=\${sha%% *}
   snap_total=$((snap_total + bytes))
-  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s}\n' \
-    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" >> "$snap_work/items"
+  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s%s}\n' \
+    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" "$snap_extra" >> "$snap_work/items"
+  snap_extra=
   snap_say "   $3: $(snap_human "$bytes"), sha256 $sha"
 }
 snap_du() { local s; s=$(du -sb -- "$1" 2>/dev/null | cut -f1 | tail -n 1) || true; printf '%s' "\${s:-0}"; }
@@ -51359,9 +52186,9 @@ snap_human() { numfmt --to=iec-i --suffix=B -- "$1" 2>/dev/null || printf '%s by
 }
 /** Sets snap_compress (a command reading stdin), snap_ext and snap_compression. */
 function chooseCompression(compression) {
-    return (0, shell_1.lines)(`snap_compression=${(0, shell_1.quote)(compression)}`, 'if [ "$snap_compression" = auto ]; then if command -v zstd >/dev/null 2>&1; then snap_compression=zstd; else snap_compression=gzip; fi; fi', 'case $snap_compression in', '  zstd) command -v zstd >/dev/null 2>&1 || snap_fail "compression zstd was asked for, but zstd is not installed (apt-get install zstd, or compression: auto)"', '        snap_compress=(zstd -q -T0 -3 -c); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;', 
+    return (0, shell_1.lines)(`snap_compression=${(0, shell_1.quote)(compression)}`, 'if [ "$snap_compression" = auto ]; then if command -v zstd >/dev/null 2>&1; then snap_compression=zstd; else snap_compression=gzip; fi; fi', 'case $snap_compression in', '  zstd) command -v zstd >/dev/null 2>&1 || snap_fail "compression zstd was asked for, but zstd is not installed (apt-get install zstd, or compression: auto)"', '        snap_compress=(zstd -q -T0 -3 -c); snap_decompress=(zstd -q -dc); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;', 
     // pigz is gzip on every core, with the same output format.
-    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi', '        snap_ext=.gz; snap_compress_version=$("${snap_compress[0]}" --version 2>&1 | snap_first_line) ;;', '  none) snap_compress=(cat); snap_ext=; snap_compress_version= ;;', 'esac');
+    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi; snap_decompress=(gzip -dc)', '        snap_ext=.gz; snap_compress_version=$("${snap_compress[0]}" --version 2>&1 | snap_first_line) ;;', '  none) snap_compress=(cat); snap_decompress=(cat); snap_ext=; snap_compress_version= ;;', 'esac');
 }
 /**
  * Sets snap_cli (an array: `podman`, `sudo -n podman`, ...) to the first CLI that can
@@ -51432,6 +52259,7 @@ exports.snapshotScript = snapshotScript;
 const shell_1 = __nccwpck_require__(8511);
 const manifest_1 = __nccwpck_require__(7398);
 const django_1 = __nccwpck_require__(8591);
+const checksums_1 = __nccwpck_require__(8754);
 const mariadb_1 = __nccwpck_require__(8098);
 const postgres_1 = __nccwpck_require__(6191);
 const runtime_1 = __nccwpck_require__(5850);
@@ -51500,21 +52328,22 @@ function capture(item) {
     const compressed = `${(0, shell_1.quote)(base)}"$snap_ext"`;
     const start = (0, shell_1.lines)(`snap_step ${(0, shell_1.quote)(`${item.kind === 'database' ? 'dump' : 'archive'} ${what}`)}`, 'snap_t0=$(snap_ms)');
     if (item.kind === 'volume') {
+        const listing = `snap_list_record ${compressed} ${(0, shell_1.quote)((0, checksums_1.listingFileName)(base))}`;
         if (item.volume.kind === 'directory') {
-            return (0, shell_1.lines)(start, (0, volume_1.directoryArchive)(item.volume.path, base), record('tar', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('directory'), "''"));
+            return (0, shell_1.lines)(start, (0, volume_1.directoryArchive)(item.volume.path, base), listing, record('tar', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('directory'), "''"));
         }
-        return (0, shell_1.lines)(start, (0, volume_1.containerVolumeArchive)(item.volume.name, base), record('"$snap_volume_format"', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('container-volume'), "''"));
+        return (0, shell_1.lines)(start, (0, volume_1.containerVolumeArchive)(item.volume.name, base), listing, record('"$snap_volume_format"', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('container-volume'), "''"));
     }
     const db = item.db;
     const server = `"$snap_server_version_${item.index}"`;
     switch (db.engine) {
         case 'postgres':
             // pg_dump compresses its own formats.
-            return (0, shell_1.lines)(start, (0, postgres_1.postgresDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), (0, shell_1.quote)(base), 'none', (0, postgres_1.postgresToolVersion)(db), server));
+            return (0, shell_1.lines)(start, (0, postgres_1.postgresCapture)(db, base, what), record((0, shell_1.quote)(dbFormat(db)), (0, shell_1.quote)(base), 'none', (0, postgres_1.postgresToolVersion)(db), server));
         case 'sqlite':
             return (0, shell_1.lines)(start, (0, sqlite_1.sqliteDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, sqlite_1.sqliteToolVersion)(), "''"));
         default:
-            return (0, shell_1.lines)(start, (0, mariadb_1.mariadbDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, mariadb_1.mariadbToolVersion)(db), server));
+            return (0, shell_1.lines)(start, (0, mariadb_1.mariadbCapture)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, mariadb_1.mariadbToolVersion)(db), server));
     }
 }
 /** The manifest's fixed fields (label, release) as JSON members, or ''. */
@@ -51531,7 +52360,7 @@ function snapshotScript(plan, env = {}) {
     const stopping = plan.stopContainers.length > 0 && volumeItems.length > 0;
     const body = (0, shell_1.lines)('umask 077', 
     // fd 3 is the step's stdout, for the manifest alone.
-    'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
+    'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), volumeItems.length ? (0, shell_1.lines)((0, checksums_1.listingFunction)(), (0, checksums_1.listRecordFunction)()) : '', 'snap_extra=', `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
     // Chain to an EXIT trap set before us (the app lock registers work that way).
     'eval "set -- $(trap -p EXIT)"; snap_prev_exit=${3:-}', 'snap_cleanup() {', '  local rc=$?', '  snap_start_containers || true', '  if [ -z "$snap_done" ] && [ -n "$snap_tmp" ] && [ -d "$snap_tmp" ]; then rm -rf -- "$snap_tmp"; snap_say "removed the incomplete snapshot"; fi', '  rm -rf -- "$snap_work"', '  if [ "$rc" -ne 0 ]; then snap_say "snapshot failed while: $snap_current"; fi', '  eval "$snap_prev_exit"', '}', "trap 'snap_cleanup' EXIT", "trap 'exit 143' TERM HUP INT", 'mkdir -p -- "$snap_dir"', 'chmod 0700 -- "$snap_dir"', 
     // We hold the app lock: anything temporary in here is left from a run that died.
@@ -51563,20 +52392,28 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.sqliteDump = sqliteDump;
 exports.sqliteProbe = sqliteProbe;
 exports.sqliteToolVersion = sqliteToolVersion;
+exports.sqliteTableSums = sqliteTableSums;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 function sqliteDump(db, file) {
     const raw = (0, runtime_1.itemPath)((0, shell_1.quote)(file));
     return (0, shell_1.lines)(
     // .backup takes a file name in sqlite's own quoting; run it in the snapshot
     // directory so the name is ours (safe characters) whatever the path is.
-    `(cd -- "$snap_tmp" && ${(0, shell_1.cmd)('sqlite3', '-bail', '-cmd', '.timeout 30000', db.name, `.backup main '${file}'`)})`, `[ "$(sqlite3 ${raw} 'pragma quick_check')" = ok ] || snap_fail ${(0, shell_1.quote)(`the backup of ${db.name} does not pass sqlite's quick_check`)}`, `if [ -n "$snap_ext" ]; then "\${snap_compress[@]}" < ${raw} > ${raw}"$snap_ext" && rm -f -- ${raw}; fi`);
+    `(cd -- "$snap_tmp" && ${(0, shell_1.cmd)('sqlite3', '-bail', '-cmd', '.timeout 30000', db.name, `.backup main '${file}'`)})`, `[ "$(sqlite3 ${raw} 'pragma quick_check')" = ok ] || snap_fail ${(0, shell_1.quote)(`the backup of ${db.name} does not pass sqlite's quick_check`)}`, 
+    // Sums of the backup itself: exactly what the snapshot holds.
+    sqliteTableSums(raw, '"$snap_work/tables"'), (0, checksums_1.tablesExtra)(), `if [ -n "$snap_ext" ]; then "\${snap_compress[@]}" < ${raw} > ${raw}"$snap_ext" && rm -f -- ${raw}; fi`);
 }
 function sqliteProbe(db, what) {
     return (0, shell_1.lines)(`[ -f ${(0, shell_1.quote)(db.name)} ] || snap_fail ${(0, shell_1.quote)(`${what} does not exist (or is not a file)`)}`, `[ -r ${(0, shell_1.quote)(db.name)} ] || snap_fail ${(0, shell_1.quote)(`${what} is not readable by $(id -un)`)}`, 'snap_server_version=', (0, runtime_1.addEstimate)(what, `$(( $(stat -c %s -- ${(0, shell_1.quote)(db.name)}) + $(stat -c %s -- ${(0, shell_1.quote)(`${db.name}-wal`)} 2>/dev/null || echo 0) ))`));
 }
 function sqliteToolVersion() {
     return `sqlite3 $(sqlite3 --version | cut -d' ' -f1)`;
+}
+/** One JSON line per table of the SQLite file `file` into `out`. */
+function sqliteTableSums(file, out) {
+    return `sqlite3 -bail ${file} ${(0, shell_1.quote)((0, checksums_1.sqliteTableSumsGenerator)())} | sqlite3 -bail ${file} > ${out}`;
 }
 
 
@@ -52659,6 +53496,98 @@ function getReleaseSettings(source, secret, env = process.env) {
 
 /***/ }),
 
+/***/ 9304:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// The restore inputs: which snapshot (`snapshot`), which of its items (`only`), whether
+// to put them back or only prove that they would restore (`verify`), the safety snapshot
+// taken first, and the restart afterwards. What to restore into comes from the same
+// inputs as the snapshot action (databases, volumes, container-cli, stop-containers):
+// a manifest never holds credentials.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RestoreOutput = exports.RestoreInput = void 0;
+exports.parseSnapshotRef = parseSnapshotRef;
+exports.describeRef = describeRef;
+exports.getRestoreSettings = getRestoreSettings;
+const errors_1 = __nccwpck_require__(8562);
+const connection_1 = __nccwpck_require__(1152);
+const names_1 = __nccwpck_require__(150);
+const parse_1 = __nccwpck_require__(9261);
+const snapshot_1 = __nccwpck_require__(5348);
+const manifest_1 = __nccwpck_require__(7398);
+exports.RestoreInput = {
+    Snapshot: 'snapshot',
+    Only: 'only',
+    Verify: 'verify',
+    SafetySnapshot: 'safety-snapshot',
+    Restart: 'restart',
+    LockTimeout: 'lock-timeout',
+    BreakLock: 'break-lock',
+};
+exports.RestoreOutput = {
+    Snapshot: 'snapshot',
+    SafetySnapshot: 'safety-snapshot',
+    Restored: 'restored',
+    Verified: 'verified',
+    Hosts: 'hosts',
+};
+/** Release ids as the manifest accepts them (they name directories under releases/). */
+const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+function parseSnapshotRef(value, input) {
+    const v = value?.trim();
+    const hint = 'Give a snapshot id (20260315T120000Z-nightly), latest, or before:<release id>.';
+    if (!v)
+        throw new errors_1.InputError(input, 'is required: which snapshot to restore', hint);
+    if (v === 'latest')
+        return { kind: 'latest' };
+    if (v.startsWith('before:')) {
+        const release = v.slice('before:'.length).trim();
+        if (!RELEASE.test(release))
+            throw new errors_1.InputError(input, `'${(0, parse_1.printable)(release)}' is not a release id`, hint);
+        return { kind: 'before', release };
+    }
+    if (!(0, manifest_1.validSnapshotId)(v))
+        throw new errors_1.InputError(input, `'${(0, parse_1.printable)(v)}' is not a snapshot id`, hint);
+    return { kind: 'id', id: v };
+}
+function describeRef(ref) {
+    return ref.kind === 'id' ? ref.id : ref.kind === 'latest' ? 'latest' : `before:${ref.release}`;
+}
+function getRestoreSettings(source, secret) {
+    const d = (n) => source.describe(n);
+    const connection = (0, connection_1.getConnectionSettings)(source, secret);
+    const targets = (0, snapshot_1.getSnapshotSettings)(source, secret);
+    const path = (0, parse_1.parseRemotePath)(source.get(names_1.Input.Path), d(names_1.Input.Path));
+    if (!path)
+        throw new errors_1.InputError(d(names_1.Input.Path), 'is required', 'Set path to the app directory on the server; snapshots are in path/snapshots.');
+    if (!(0, snapshot_1.hasSnapshotItems)(targets)) {
+        throw new errors_1.InputError(d(snapshot_1.SnapshotInput.Databases), 'nothing to restore into: give databases or volumes (the same as for the snapshot; credentials are not stored in snapshots)');
+    }
+    const only = (0, parse_1.splitList)(source.get(exports.RestoreInput.Only));
+    for (const o of only) {
+        // eslint-disable-next-line no-control-regex
+        if (/[\0-\x1f\x7f]/.test(o))
+            throw new errors_1.InputError(d(exports.RestoreInput.Only), `'${(0, parse_1.printable)(o)}' contains control characters`);
+    }
+    return {
+        connection,
+        path,
+        targets,
+        ref: parseSnapshotRef(source.get(exports.RestoreInput.Snapshot), d(exports.RestoreInput.Snapshot)),
+        only,
+        verify: (0, parse_1.parseBoolean)(source.get(exports.RestoreInput.Verify), d(exports.RestoreInput.Verify), false),
+        safetySnapshot: (0, parse_1.parseBoolean)(source.get(exports.RestoreInput.SafetySnapshot), d(exports.RestoreInput.SafetySnapshot), true),
+        restart: (0, parse_1.splitLines)(source.get(exports.RestoreInput.Restart)),
+        lockTimeoutMs: (0, parse_1.parseDuration)(source.get(exports.RestoreInput.LockTimeout), d(exports.RestoreInput.LockTimeout), 10 * 60_000),
+        breakLock: (0, parse_1.parseBoolean)(source.get(exports.RestoreInput.BreakLock), d(exports.RestoreInput.BreakLock), false),
+    };
+}
+
+
+/***/ }),
+
 /***/ 3215:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -52751,6 +53680,7 @@ exports.SETTINGS = {
     snapshot: { kind: 'string', actions: ['release', 'restore'] },
     only: { kind: 'list', actions: ['restore'] },
     verify: { kind: 'boolean', actions: ['restore'] },
+    'safety-snapshot': { kind: 'boolean', actions: ['restore'] },
     to: { kind: 'string', actions: ['rollback'] },
     'with-data': { kind: 'boolean', actions: ['rollback'] },
 };
@@ -53484,10 +54414,13 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
         const recovery = (0, lock_1.setRecovery)(lockDir, (0, release_1.recoverRelease)(plan));
         let snapshot;
         const migrations = [];
+        let migrationStarted = false;
         const onLine = (line) => {
             const m = appliedMigration(line);
             if (m)
                 migrations.push(m);
+            if (/^\s*Applying [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.\.\./.test(line))
+                migrationStarted = true;
         };
         try {
             if (ctx.snapshot && plan.migrate) {
@@ -53502,7 +54435,18 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
             }
         }
         catch (err) {
-            throw await undo(host, plan, err);
+            const failure = await undo(host, plan, err);
+            if (migrationStarted && snapshot && ctx.restoreData && isStep(err, 'migrate')) {
+                try {
+                    const restored = await ctx.restoreData(host, plan, snapshot);
+                    if (restored)
+                        failure.outcome = `${failure.outcome}; ${restored}`;
+                }
+                catch (e) {
+                    failure.outcome = `${failure.outcome}; putting the data back from snapshot ${snapshot} FAILED: ${(0, errors_1.describeError)(e)}`;
+                }
+            }
+            throw failure;
         }
         if (plan.migrate && ctx.afterRelease)
             await ctx.afterRelease(host, plan);
@@ -53537,6 +54481,9 @@ async function undo(host, plan, err) {
         outcome = `rolling back failed too: ${(0, errors_1.describeError)(e)}`;
     }
     return new ReleaseFailure(err, outcome);
+}
+function isStep(err, step) {
+    return err instanceof errors_1.StepError && err.step === step;
 }
 /** Migrations Django reports applying ("  Applying notes.0002_x... OK"). */
 function appliedMigration(line) {
@@ -53822,6 +54769,341 @@ function formatDuration(ms) {
 
 /***/ }),
 
+/***/ 7361:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Restoring a snapshot on one host, and proving that it restores. The caller holds the
+// app lock (actions/restore; the release and rollback actions for their data rollback).
+//
+// Order, and why:
+//   1. find the snapshot and read its manifest (ids and file names validated)
+//   2. pair each of its items with a configured target (credentials come from inputs)
+//   3. verify the sha256 of every file the restore will read, on the server: a damaged
+//      file fails here, naming it, with nothing changed
+//   4. restore databases one by one (each all-or-nothing: see commands/restore/*), then
+//      all volumes in one script with the containers stopped once
+// A drill does 1-3, then restores each item into scratch and compares it with the sums
+// and listings recorded when the snapshot was taken.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.SAFETY_LABEL = void 0;
+exports.findSnapshot = findSnapshot;
+exports.matchItems = matchItems;
+exports.prepareRestore = prepareRestore;
+exports.verifyFiles = verifyFiles;
+exports.restoreVerified = restoreVerified;
+exports.restoreItems = restoreItems;
+exports.compareTables = compareTables;
+exports.drill = drill;
+const crypto_1 = __nccwpck_require__(6982);
+const layout_1 = __nccwpck_require__(563);
+const restore_1 = __nccwpck_require__(4778);
+const verify_1 = __nccwpck_require__(4695);
+const django_1 = __nccwpck_require__(8591);
+const restore_2 = __nccwpck_require__(9304);
+const errors_1 = __nccwpck_require__(8562);
+const reporter_1 = __nccwpck_require__(9712);
+const manifest_1 = __nccwpck_require__(7398);
+const plan_1 = __nccwpck_require__(7364);
+const snapshot_1 = __nccwpck_require__(7699);
+/** The label of the snapshot a restore takes of the current state first. */
+exports.SAFETY_LABEL = 'before-restore';
+/**
+ * Which snapshot `ref` means on this host. `latest` is the newest by its manifest's time,
+ * leaving out safety snapshots (a restore's own `before-restore`): restoring "latest"
+ * twice must not undo the first restore. Name a safety snapshot by its id to restore it.
+ */
+async function findSnapshot(host, app, ref) {
+    const listing = await (0, snapshot_1.listSnapshots)(host, app);
+    const usable = listing.snapshots.flatMap(s => (s.manifest ? [s.manifest] : []));
+    const newest = (ms) => [...ms].sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || (b.id < a.id ? -1 : 1))[0];
+    let found;
+    if (ref.kind === 'id') {
+        const entry = listing.snapshots.find(s => s.id === ref.id);
+        if (entry && !entry.manifest)
+            throw new errors_1.SlipwayError(`${host.label}: snapshot ${ref.id} cannot be used: ${entry.problem}`);
+        found = entry?.manifest;
+    }
+    else if (ref.kind === 'latest') {
+        found = newest(usable.filter(m => m.label !== exports.SAFETY_LABEL));
+    }
+    else {
+        found = newest(usable.filter(m => m.release?.id === ref.release));
+    }
+    if (!found) {
+        const have = usable.map(m => m.id + (m.release ? ` (before ${m.release.id})` : '')).join(', ') || 'none';
+        throw new errors_1.SlipwayError(`${host.label}: no snapshot matches '${(0, restore_2.describeRef)(ref)}' in ${(0, layout_1.layout)(app.root).snapshots} (there: ${have})`, 'List them with ls on the server, or take one with actions/snapshot.');
+    }
+    return found;
+}
+/** What `only` and `describe` call an item: its name, as the manifest records it. */
+function itemLabel(i) {
+    return i.kind === 'database' ? `${i.engine} database ${i.name}` : i.engine === 'directory' ? `directory ${i.name}` : `container volume ${i.name.replace(/^volume:/, '')}`;
+}
+const family = (engine) => (engine === 'mysql' ? 'mariadb' : engine);
+function plannedKey(p) {
+    if (p.kind === 'database')
+        return { kind: 'database', engine: family(p.db.engine), name: p.db.name, container: p.db.container };
+    return p.volume.kind === 'directory' ? { kind: 'volume', engine: 'directory', name: p.volume.path } : { kind: 'volume', engine: 'container-volume', name: `volume:${p.volume.name}` };
+}
+/**
+ * Pure: the manifest's items (those named by `only`, else all) each paired with the
+ * configured target of the same kind, engine and name (and container, when two
+ * differ only by it). Fails naming an item without a target, an `only` name the
+ * snapshot lacks, and, without `only`, a configured target the snapshot lacks.
+ */
+function matchItems(manifest, planned, only = []) {
+    let items = manifest.items;
+    if (only.length) {
+        const unknown = only.filter(n => !manifest.items.some(i => i.name === n || i.alias === n || i.file === n || i.name === `volume:${n}`));
+        if (unknown.length) {
+            throw new errors_1.SlipwayError(`only: snapshot ${manifest.id} has no item ${unknown.map(n => `'${n}'`).join(', ')} (it has: ${manifest.items.map(i => i.name).join(', ')})`);
+        }
+        items = manifest.items.filter(i => only.some(n => i.name === n || i.alias === n || i.file === n || i.name === `volume:${n}`));
+    }
+    const free = [...planned];
+    const pairs = items.map(item => {
+        let candidates = free.filter(p => {
+            const k = plannedKey(p);
+            return k.kind === item.kind && k.engine === family(item.engine) && k.name === item.name;
+        });
+        if (candidates.length > 1)
+            candidates = candidates.filter(p => plannedKey(p).container === item.container);
+        if (candidates.length !== 1) {
+            throw new errors_1.SlipwayError(`snapshot ${manifest.id} holds ${itemLabel(item)}${item.container ? ` (container ${item.container})` : ''} (${item.file}), but ${candidates.length ? 'several configured targets match it' : `no ${item.kind === 'database' ? 'databases' : 'volumes'} entry names it`}`, `Add it to ${item.kind === 'database' ? 'databases' : 'volumes'} with its credentials (snapshots never store them), or leave it out with only.`);
+        }
+        free.splice(free.indexOf(candidates[0]), 1);
+        return { item, target: candidates[0] };
+    });
+    if (!only.length && free.length) {
+        const missing = free.map(p => {
+            const k = plannedKey(p);
+            return `${k.kind === 'database' ? `${k.engine} database` : k.engine === 'directory' ? 'directory' : 'container volume'} ${k.name}`;
+        });
+        throw new errors_1.SlipwayError(`snapshot ${manifest.id} has nothing for ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} configured to be restored`, 'Remove it from databases/volumes, or name what to restore with only.');
+    }
+    return pairs;
+}
+/** Match the manifest with the targets (reading Django's DATABASES when configured). */
+async function prepareRestore(host, app, manifest, settings, only = []) {
+    let discovered;
+    if (settings.databases.some(d => d.engine === 'django')) {
+        const r = await host.step({ step: 'read DATABASES from the Django settings', body: (0, django_1.discoverDatabasesScript)(app.root, settings.django.projectDir, settings.django.python), strict: true }, { captureBytes: 256 * 1024, quietStdout: true });
+        discovered = (0, plan_1.parseDiscovered)(r.stdout);
+    }
+    const { plan: snap, env } = (0, plan_1.planSnapshot)(app.root, settings, {}, discovered);
+    let pairs;
+    try {
+        pairs = matchItems(manifest, snap.items, only);
+    }
+    catch (err) {
+        if (err instanceof errors_1.SlipwayError)
+            throw new errors_1.SlipwayError(`${host.label}: ${err.message}`, err.hint);
+        throw err;
+    }
+    const dir = `${(0, layout_1.layout)(app.root).snapshots}/${manifest.id}`;
+    const items = pairs.map(({ item, target }) => ({
+        item,
+        target: target.kind === 'database' ? { kind: 'database', db: target.db } : { kind: 'volume', volume: target.volume },
+        // Both names passed ITEM_FILE when the manifest was parsed: no '/', no '..'.
+        path: `${dir}/${item.file}`,
+        ...(item.listing ? { listingPath: `${dir}/${item.listing.file}` } : {}),
+    }));
+    // Databases first (each on its own), volumes last (together, containers stopped once).
+    items.sort((a, b) => (a.target.kind === b.target.kind ? 0 : a.target.kind === 'database' ? -1 : 1));
+    return {
+        plan: {
+            dir,
+            id: manifest.id,
+            token: (0, crypto_1.randomBytes)(4).toString('hex'),
+            items,
+            containerCli: settings.containerCli,
+            stopContainers: settings.stopContainers,
+            djangoPasswords: snap.djangoPasswords,
+        },
+        env,
+        targets: targetsOf(settings, pairs.map(p => p.target)),
+    };
+}
+/** The configured databases and volumes behind these planned items (for the safety snapshot). */
+function targetsOf(settings, planned) {
+    const databases = [];
+    for (const p of planned) {
+        if (p.kind !== 'database')
+            continue;
+        const d = p.db.alias
+            ? { engine: 'django', name: p.db.alias, jobs: 1 }
+            : settings.databases.find(x => x.engine === p.db.engine && x.name === p.db.name && x.host === p.db.host && x.port === p.db.port && x.container === p.db.container);
+        if (d && !databases.includes(d) && !databases.some(x => x.engine === 'django' && x.name === d.name && d.engine === 'django'))
+            databases.push(d);
+    }
+    const volumes = planned.flatMap(p => (p.kind === 'volume' ? [p.volume] : []));
+    return { ...settings, databases, volumes, keep: undefined, label: undefined, download: undefined };
+}
+/**
+ * Step 3: the sha256 of every file the restore reads, computed on the server and
+ * compared with the manifest. Throws naming the first file that does not match.
+ */
+async function verifyFiles(host, manifest, plan) {
+    const expected = new Map();
+    for (const i of plan.items) {
+        expected.set(i.item.file, { bytes: i.item.bytes, sha256: i.item.sha256 });
+        if (i.item.listing)
+            expected.set(i.item.listing.file, { bytes: i.item.listing.bytes, sha256: i.item.listing.sha256 });
+    }
+    const files = [manifest_1.MANIFEST_FILE, ...expected.keys()];
+    const r = await host.step({ step: `verify checksums of snapshot ${manifest.id}`, body: (0, verify_1.verifyScript)(plan.dir, files), strict: true }, { captureBytes: 64 * 1024, quietStdout: true });
+    const seen = (0, verify_1.parseVerify)(r.stdout);
+    const nothing = 'Nothing was restored or changed.';
+    for (const file of files) {
+        const got = seen.get(file);
+        if (!got || got.problem)
+            throw new errors_1.SlipwayError(`${host.label}: snapshot ${manifest.id}: ${file} ${got?.problem ?? 'could not be read'}; refusing to restore from it. ${nothing}`);
+    }
+    for (const [file, want] of expected) {
+        const got = seen.get(file);
+        if (got.sha256 !== want.sha256 || got.bytes !== want.bytes) {
+            throw new errors_1.SlipwayError(`${host.label}: snapshot ${manifest.id}: ${file} does not match its manifest (sha256 ${got.sha256.slice(0, 16)}…, ${(0, manifest_1.formatBytes)(got.bytes)}; the manifest says ${want.sha256.slice(0, 16)}…, ${(0, manifest_1.formatBytes)(want.bytes)}): the file is damaged or was changed. ${nothing}`, 'Restore another snapshot, or a downloaded copy of this one.');
+        }
+    }
+    host.log(`snapshot ${manifest.id}: ${expected.size} file(s) match their sha256`);
+}
+/** Step 4, for files that verifyFiles has just passed. */
+async function restoreVerified(host, prepared, reporter) {
+    const { plan, env } = prepared;
+    const done = [];
+    const record = (i, ms) => done.push({ name: i.item.name, kind: i.item.kind, engine: i.item.engine, file: i.item.file, bytes: i.item.bytes, durationMs: ms });
+    const describeDone = () => (done.length ? `already restored: ${done.map(d => d.name).join(', ')}` : 'nothing was restored');
+    for (const i of plan.items.filter(x => x.target.kind === 'database')) {
+        const started = Date.now();
+        try {
+            await host.step((0, restore_1.databaseRestoreScript)(plan, i, env), { quietStdout: true });
+        }
+        catch (err) {
+            throw withContext(err, `${(0, restore_1.describeTarget)(i)} was left as it was (${describeDone()})`);
+        }
+        record(i, Date.now() - started);
+        reporter.info(`${host.label}: restored ${(0, restore_1.describeTarget)(i)} from ${i.item.file} in ${(0, reporter_1.formatDuration)(Date.now() - started)}`);
+    }
+    const volumes = plan.items.filter(x => x.target.kind === 'volume');
+    if (volumes.length) {
+        const started = Date.now();
+        try {
+            await host.step({ ...(0, restore_1.volumesRestoreScript)(plan, volumes), env }, { quietStdout: true });
+        }
+        catch (err) {
+            throw withContext(err, `the volumes were left as they were (${describeDone()})`);
+        }
+        for (const v of volumes)
+            record(v, Date.now() - started);
+        reporter.info(`${host.label}: restored ${volumes.map(restore_1.describeTarget).join(', ')} in ${(0, reporter_1.formatDuration)(Date.now() - started)}`);
+    }
+    return done;
+}
+function withContext(err, what) {
+    if (err instanceof errors_1.StepError)
+        return new errors_1.StepError(err.host, err.step, `${err.message.replace(/^.*? step '.*?' /, '')}; ${what}`, err.stderrTail, err.hint);
+    if (err instanceof errors_1.SlipwayError)
+        return new errors_1.SlipwayError(`${err.message}; ${what}`, err.hint);
+    return err;
+}
+/**
+ * Put the items of `manifest` (or `options.only` of them) back into the targets of
+ * `settings` on `host`, for the release and rollback actions' data rollback.
+ *
+ * Contract: the caller holds the app lock on `host` (withLock with kind release or
+ * rollback); no safety snapshot is taken and the app is not restarted (both are the
+ * caller's call). Every file is checked against its sha256 before anything changes.
+ * Each database is replaced completely or not at all: PostgreSQL in one transaction,
+ * MariaDB/MySQL by an atomic RENAME TABLE swap after a complete load into scratch (an
+ * in-place load when it has views, triggers, routines or events), SQLite by a rename.
+ * Volumes are swapped in together and put back together if any fails. Throws a
+ * SlipwayError naming the item that failed and what was already restored.
+ */
+async function restoreItems(host, app, manifest, settings, options, reporter) {
+    const prepared = await prepareRestore(host, app, manifest, settings, options.only ?? []);
+    await verifyFiles(host, manifest, prepared.plan);
+    return restoreVerified(host, prepared, reporter);
+}
+/** Pure: restored sums against those recorded at snapshot time. */
+function compareTables(recorded, restored) {
+    const got = new Map(restored.map(t => [t.table, t]));
+    if (!recorded)
+        return { checks: restored.map(t => ({ table: t.table, rows: 'rows' in t ? t.rows : undefined, status: 'not recorded' })), problems: [] };
+    const checks = [];
+    const problems = [];
+    for (const r of recorded) {
+        const g = got.get(r.table);
+        got.delete(r.table);
+        const rows = g && 'rows' in g ? g.rows : undefined;
+        if (!('rows' in r)) {
+            checks.push({ table: r.table, rows, status: 'changed during snapshot' });
+        }
+        else if (!g || !('rows' in g)) {
+            checks.push({ table: r.table, recordedRows: r.rows, status: 'missing' });
+            problems.push(`table ${r.table} is missing after the restore`);
+        }
+        else if (g.rows !== r.rows || g.checksum !== r.checksum) {
+            checks.push({ table: r.table, rows, recordedRows: r.rows, status: 'differs' });
+            problems.push(g.rows !== r.rows ? `table ${r.table} has ${g.rows} rows, the snapshot recorded ${r.rows}` : `table ${r.table} holds other rows than the snapshot recorded (${r.rows} rows, checksum differs)`);
+        }
+        else {
+            checks.push({ table: r.table, rows, recordedRows: r.rows, status: 'same' });
+        }
+    }
+    for (const t of got.values()) {
+        checks.push({ table: t.table, rows: 'rows' in t ? t.rows : undefined, status: 'unexpected' });
+        problems.push(`table ${t.table} is not in the snapshot's record`);
+    }
+    return { checks, problems };
+}
+function parseTables(stdout) {
+    return stdout
+        .split('\n')
+        .filter(l => l.startsWith('table '))
+        .map(l => {
+        const o = JSON.parse(l.slice('table '.length));
+        return { table: o.table, rows: Number(o.rows), checksum: String(o.checksum) };
+    });
+}
+/**
+ * A restore drill of the items of `manifest`: checksums verified, then each item
+ * restored into scratch, compared with what the snapshot recorded, and removed. Nothing
+ * live is touched. An item that fails to restore is reported bad; the drill goes on.
+ */
+async function drill(host, app, manifest, settings, options, reporter) {
+    const prepared = await prepareRestore(host, app, manifest, settings, options.only ?? []);
+    await verifyFiles(host, manifest, prepared.plan);
+    const items = [];
+    for (const i of prepared.plan.items) {
+        const started = Date.now();
+        const base = { name: i.item.name, kind: i.item.kind, engine: i.item.engine, file: i.item.file };
+        const r = await host.step((0, restore_1.drillScript)(prepared.plan, i, prepared.env), { quietStdout: true, captureBytes: 4 * 1024 * 1024, allowFailure: true });
+        const durationMs = Date.now() - started;
+        if (r.code !== 0) {
+            items.push({ ...base, result: 'bad', problems: [`restoring into scratch failed: ${r.stderrTail.filter(l => !l.startsWith('slipway: ')).slice(-3).join(' / ') || `exit code ${r.code}`}`], durationMs });
+            continue;
+        }
+        if (i.target.kind === 'database') {
+            const { checks, problems } = compareTables(i.item.tableSums ? i.item.tables : undefined, parseTables(r.stdout));
+            items.push({ ...base, result: problems.length ? 'bad' : i.item.tables ? 'good' : 'unverified', problems, tables: checks, durationMs });
+        }
+        else {
+            const m = /^listing (ok|differs|none) (\d+)$/m.exec(r.stdout);
+            const verdict = m?.[1] === 'ok' ? 'same' : m?.[1] === 'differs' ? 'differs' : 'not recorded';
+            const problems = verdict === 'differs' ? ['the extracted files differ from the listing recorded at snapshot time (see the log)'] : m ? [] : ['the drill printed no listing result'];
+            items.push({ ...base, result: problems.length ? 'bad' : verdict === 'same' ? 'good' : 'unverified', problems, files: { verdict, entries: Number(m?.[2] ?? 0) }, durationMs });
+        }
+        const last = items[items.length - 1];
+        reporter.info(`${host.label}: drill ${(0, restore_1.describeTarget)(i)}: ${last.result}${last.problems.length ? ` (${last.problems.join('; ')})` : ''}`);
+    }
+    return { snapshot: manifest.id, ok: items.every(i => i.result !== 'bad'), items };
+}
+
+
+/***/ }),
+
 /***/ 7398:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -53900,6 +55182,32 @@ function parseManifest(text, expectedId) {
         const bytes = num(it.bytes, at('bytes'));
         if (!Number.isSafeInteger(bytes) || bytes < 0)
             throw new ManifestError(`${at('bytes')} is not a size`);
+        let listing;
+        if (it.listing !== undefined) {
+            const l = obj(it.listing, at('listing'));
+            const lfile = str(l.file, at('listing.file'));
+            if (!exports.ITEM_FILE.test(lfile) || lfile.includes('..'))
+                throw new ManifestError(`${at('listing.file')} '${lfile.slice(0, 80)}' is not a snapshot file name`);
+            if (files.has(lfile))
+                throw new ManifestError(`${at('listing.file')} '${lfile}' is listed twice`);
+            files.add(lfile);
+            const lsha = str(l.sha256, at('listing.sha256'));
+            if (!/^[0-9a-f]{64}$/.test(lsha))
+                throw new ManifestError(`${at('listing.sha256')} is not a sha256`);
+            listing = { file: lfile, bytes: count(l.bytes, at('listing.bytes')), sha256: lsha, entries: count(l.entries, at('listing.entries')) };
+        }
+        let tables;
+        if (it.tables !== undefined) {
+            if (!Array.isArray(it.tables))
+                throw new ManifestError(`${at('tables')} is not a list`);
+            tables = it.tables.map((t, j) => {
+                const o = obj(t, `${at('tables')}[${j}]`);
+                const table = str(o.table, `${at('tables')}[${j}].table`);
+                if (o.changed === true)
+                    return { table, changed: true };
+                return { table, rows: count(o.rows, `${at('tables')}[${j}].rows`), checksum: str(o.checksum, `${at('tables')}[${j}].checksum`) };
+            });
+        }
         return {
             kind,
             engine: str(it.engine, at('engine')),
@@ -53914,6 +55222,9 @@ function parseManifest(text, expectedId) {
             toolVersion: str(it.toolVersion ?? '', at('toolVersion')),
             serverVersion: str(it.serverVersion ?? '', at('serverVersion')),
             durationMs: num(it.durationMs ?? 0, at('durationMs')),
+            ...(it.tableSums !== undefined ? { tableSums: str(it.tableSums, at('tableSums')) } : {}),
+            ...(tables ? { tables } : {}),
+            ...(listing ? { listing } : {}),
         };
     });
     return {
@@ -53937,6 +55248,12 @@ function str(v, what) {
     if (typeof v !== 'string')
         throw new ManifestError(`${what} is not a string`);
     return v;
+}
+function count(v, what) {
+    const n = num(v, what);
+    if (!Number.isSafeInteger(n) || n < 0)
+        throw new ManifestError(`${what} is not a count`);
+    return n;
 }
 function num(v, what) {
     if (typeof v !== 'number' || !Number.isFinite(v))
@@ -54347,7 +55664,8 @@ async function downloadSnapshot(host, app, manifest, localDir, reporter) {
     const started = Date.now();
     try {
         // A few files at once: each transfer pays a few round trips before data flows.
-        const queue = [...manifest.items];
+        // Listings go along: a drill of the downloaded copy needs them.
+        const queue = manifest.items.flatMap(i => [{ file: i.file, sha256: i.sha256 }, ...(i.listing ? [{ file: i.listing.file, sha256: i.listing.sha256 }] : [])]);
         const worker = async () => {
             for (let item = queue.shift(); item; item = queue.shift()) {
                 const file = item.file;
@@ -54364,7 +55682,7 @@ async function downloadSnapshot(host, app, manifest, localDir, reporter) {
                 reporter.info(`${host.label}: downloaded ${file} (${(0, manifest_1.formatBytes)(r.bytes)}, sha256 verified) in ${(0, reporter_1.formatDuration)(r.durationMs)}`);
             }
         };
-        await Promise.all(Array.from({ length: Math.min(4, manifest.items.length) }, worker));
+        await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
         await (0, transfer_1.download)(host.session, `${remote}/${manifest_1.MANIFEST_FILE}`, (0, path_1.join)(target, manifest_1.MANIFEST_FILE));
     }
     catch (err) {
@@ -65799,7 +67117,7 @@ exports.visitAsync = visitAsync;
 /***/ ((module) => {
 
 "use strict";
-module.exports = /*#__PURE__*/JSON.parse('{"release":{"file":"action.yml","description":"Release a Django app over SSH atomically, or not at all - snapshot the data, ship the commit, migrate, switch, restart, reload the proxy, health-check, roll back on failure.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (holds releases/, current, shared/), e.g. `/srv/app`. With `strategy: in-place`, the git working tree itself.","required":true},"strategy":{"description":"`releases` (a directory per release, `current` switched atomically) or `in-place` (a git working tree updated in place, previous commit recorded for rollback). Default: `releases`."},"source":{"description":"`push`: send the commit from the runner\'s checkout over SSH, only the objects the server lacks (the server needs no git credentials). `pull`: the server fetches `repository` itself. Default: `push`."},"repository":{"description":"With `source: pull`, the URL the server fetches from (using its own credentials)."},"ref":{"description":"Branch, tag or commit to release. Default: the workflow\'s commit (`github.sha`), else `master`."},"working-directory":{"description":"The runner\'s git checkout to ship from (`source: push`). Default: `$GITHUB_WORKSPACE`."},"force":{"description":"Release even when the commit is already live. Default: `false`."},"shared":{"description":"Files and directories kept in `path/shared/` and linked into every release (comma or newline separated), e.g. `local_settings.py`, `media`, `.env`. A missing one fails the release before anything changes."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"requirements":{"description":"Requirements files (relative to project-dir) for the release\'s virtualenv, which is shared by releases with the same requirements; `none` skips. Default: `requirements.txt` when present."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"system-site-packages":{"description":"Create virtualenvs with `--system-site-packages` (to use Debian\'s python3-* packages). Default: `false`."},"migrate":{"description":"Run `manage.py migrate --noinput` (once per release, on the first host), logging the plan first. Default: `true`."},"collectstatic":{"description":"Run `manage.py collectstatic --noinput` on every host. Default: `true`."},"check-deploy":{"description":"Run `manage.py check --deploy` instead of `check` before migrating. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"before-switch":{"description":"Bash run in the new release after migrate and collectstatic, before it goes live; failing aborts the release with nothing changed."},"after-switch":{"description":"Bash run in the new release after it is live and healthy; failing rolls back."},"keep-releases":{"description":"How many releases to keep on the server (the live and the previous one are never removed). Default: `5`."},"snapshot":{"description":"Take a snapshot of `databases` and `volumes` on the first host after the build and before migrating; the release log and the snapshot\'s manifest name each other. Default: `true` when any database or volume is given."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"dry-run":{"description":"Print the plan and every remote script (secrets redacted) without changing anything. Default: `false`."}},"outputs":{"release":"The live release id after the run (`20261124T143015Z-1a2b3c4`).","previous-release":"The release that was live before.","revision":"The commit sha released.","changed":"`true` when a host switched to a new release (`false` when it was already live).","migrations":"Migrations applied, one per line (`app.0002_name`).","snapshot":"Id of the snapshot taken before migrating, if any.","duration":"Seconds the release took."}},"rollback":{"file":"actions/rollback/action.yml","description":"Put a previous release back - code, and with with-data its data - then restart, reload the proxy and health-check it, over SSH.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file)."},"strategy":{"description":"`releases` or `in-place`, as the app was released. Default: `releases`."},"to":{"description":"The release id (or commit sha) to go back to. Default: the newest complete release older than the live one (in-place: the commit recorded before the live one)."},"with-data":{"description":"Also restore the snapshot taken before the oldest release being undone, so code and schema return together (needs the same `databases`/`volumes` as the snapshot). Default: `false`."},"force":{"description":"Roll the code back even when the database has migrations the target release does not know (leaving the schema as it is). Default: `false`."},"dry-run":{"description":"Say what would be rolled back (and which migrations stand in the way) without changing anything. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."}},"outputs":{"release":"The release (or commit) live after the rollback.","rolled-back-from":"The release (or commit) that was live before.","snapshot":"The snapshot restored with `with-data`.","migrations":"Migrations in the database that the target release does not know, one per line."}},"run":{"file":"actions/run/action.yml","description":"Run a bash script, or a Django manage.py command, on one or more servers over SSH, with pinned host keys.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"Directory to run in. With `manage`, the app root; the live release (`path/current`) is used when it exists."},"run":{"description":"A bash script to run on every host, under `set -e -o pipefail`. A failing line fails the step."},"manage":{"description":"Arguments for `python manage.py` (e.g. `showmigrations --plan`), run in the live release with its virtualenv."},"project-dir":{"description":"Where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"Interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"capture":{"description":"Set the `stdout` output (first host; all hosts in `hosts`), up to 64 KiB each. Default: `false`."}},"outputs":{"exit-code":"Exit code of the script (of the first failing host; 0 when all succeeded).","stdout":"Standard output of the first host, when `capture` is true.","hosts":"JSON list, one entry per host: host, status, exit-code, duration-ms, and stdout when captured."}},"snapshot":{"file":"actions/snapshot/action.yml","description":"Snapshot a Django app\'s databases (PostgreSQL, MariaDB/MySQL, SQLite, or the app\'s own settings) and volumes on its servers, prune old snapshots, and optionally download one for upload-artifact.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file). Snapshots go to `path/snapshots/<id>/`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"label":{"description":"Appended to the snapshot id (`20260315T120000Z-<label>`): letters, digits, `.`, `_`, `-`."},"download":{"description":"A directory on the runner to download the snapshot to (into `<download>/<id>/`, with every sha256 verified), e.g. for `actions/upload-artifact`."},"project-dir":{"description":"With `engine: django`: where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"With `engine: django`: interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"lock-timeout":{"description":"How long to wait for the app lock held by a release, restore or another snapshot. Default: `10m`."},"break-lock":{"description":"Take over an app lock whose holder is alive but has stopped its heartbeat. Default: `false`."}},"outputs":{"snapshot":"The snapshot id (first host).","path":"The snapshot directory on the server (first host).","size":"Total bytes of the snapshot\'s files (first host).","manifest":"The snapshot\'s manifest.json (first host): id, time, label, release, and per item kind, name, file, bytes, sha256, tool and server versions, duration.","downloaded":"The local directory the snapshot was downloaded to, when `download` is set.","pruned":"JSON list of the snapshot ids removed by `keep` (first host).","hosts":"JSON list, one entry per host: host, status, snapshot, path, size, pruned, downloaded."}}}');
+module.exports = /*#__PURE__*/JSON.parse('{"release":{"file":"action.yml","description":"Release a Django app over SSH atomically, or not at all - snapshot the data, ship the commit, migrate, switch, restart, reload the proxy, health-check, roll back on failure.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (holds releases/, current, shared/), e.g. `/srv/app`. With `strategy: in-place`, the git working tree itself.","required":true},"strategy":{"description":"`releases` (a directory per release, `current` switched atomically) or `in-place` (a git working tree updated in place, previous commit recorded for rollback). Default: `releases`."},"source":{"description":"`push`: send the commit from the runner\'s checkout over SSH, only the objects the server lacks (the server needs no git credentials). `pull`: the server fetches `repository` itself. Default: `push`."},"repository":{"description":"With `source: pull`, the URL the server fetches from (using its own credentials)."},"ref":{"description":"Branch, tag or commit to release. Default: the workflow\'s commit (`github.sha`), else `master`."},"working-directory":{"description":"The runner\'s git checkout to ship from (`source: push`). Default: `$GITHUB_WORKSPACE`."},"force":{"description":"Release even when the commit is already live. Default: `false`."},"shared":{"description":"Files and directories kept in `path/shared/` and linked into every release (comma or newline separated), e.g. `local_settings.py`, `media`, `.env`. A missing one fails the release before anything changes."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"requirements":{"description":"Requirements files (relative to project-dir) for the release\'s virtualenv, which is shared by releases with the same requirements; `none` skips. Default: `requirements.txt` when present."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"system-site-packages":{"description":"Create virtualenvs with `--system-site-packages` (to use Debian\'s python3-* packages). Default: `false`."},"migrate":{"description":"Run `manage.py migrate --noinput` (once per release, on the first host), logging the plan first. Default: `true`."},"collectstatic":{"description":"Run `manage.py collectstatic --noinput` on every host. Default: `true`."},"check-deploy":{"description":"Run `manage.py check --deploy` instead of `check` before migrating. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"before-switch":{"description":"Bash run in the new release after migrate and collectstatic, before it goes live; failing aborts the release with nothing changed."},"after-switch":{"description":"Bash run in the new release after it is live and healthy; failing rolls back."},"keep-releases":{"description":"How many releases to keep on the server (the live and the previous one are never removed). Default: `5`."},"snapshot":{"description":"Take a snapshot of `databases` and `volumes` on the first host after the build and before migrating; the release log and the snapshot\'s manifest name each other. Default: `true` when any database or volume is given."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"dry-run":{"description":"Print the plan and every remote script (secrets redacted) without changing anything. Default: `false`."}},"outputs":{"release":"The live release id after the run (`20261124T143015Z-1a2b3c4`).","previous-release":"The release that was live before.","revision":"The commit sha released.","changed":"`true` when a host switched to a new release (`false` when it was already live).","migrations":"Migrations applied, one per line (`app.0002_name`).","snapshot":"Id of the snapshot taken before migrating, if any.","duration":"Seconds the release took."}},"restore":{"file":"actions/restore/action.yml","description":"Restore a snapshot of a Django app\'s databases and volumes on its servers - checksums verified first, a safety snapshot taken, each database replaced completely or not at all - or, with verify, prove in scratch that it restores.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file). Snapshots are read from `path/snapshots/<id>/`."},"snapshot":{"description":"Which snapshot (required): its id (`20260315T120000Z-nightly`), `latest` (the newest, leaving out restores\' own safety snapshots), or `before:<release id>` (the one taken before that release migrated)."},"only":{"description":"Restore only these items of the snapshot (comma or newline separated), by name: a database name, a SQLite file\'s path, a directory, or `volume:<name>`. Default: every item."},"verify":{"description":"A restore drill: restore into scratch databases and directories, compare every table (rows and checksum) and every file with what was recorded when the snapshot was taken, remove the scratch copies, and fail if anything differs. Nothing live is touched. Default: `false`."},"safety-snapshot":{"description":"Take a snapshot (label `before-restore`) of what is about to be replaced before restoring. Default: `true`."},"databases":{"description":"The databases to restore into, as for the snapshot action (a YAML list: `engine`, `name`, `host`, `port`, `user`, `password` or `password-env`, `container`; `django` reads DATABASES on the server). Snapshots hold no credentials. Each item of the snapshot must have one here (or use `only`)."},"volumes":{"description":"The volumes to restore into, as for the snapshot action: absolute directories and `volume:<name>` for named docker/podman volumes. A directory is extracted beside the live one and swapped in; a named volume\'s contents are replaced through a container of the image that uses it."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are swapped in and always started again, also when restoring fails."},"restart":{"description":"Commands that restart the app servers after the restore, one per line, run in `path/current`; each must succeed (e.g. `sudo systemctl restart gunicorn`)."},"project-dir":{"description":"With `engine: django`: where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"With `engine: django`: interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"lock-timeout":{"description":"How long to wait for the app lock held by a release, snapshot or another restore. Default: `10m`."},"break-lock":{"description":"Take over an app lock whose holder is alive but has stopped its heartbeat. Default: `false`."}},"outputs":{"snapshot":"The id of the snapshot restored or drilled (first host).","safety-snapshot":"The id of the safety snapshot taken before restoring (first host); empty with `safety-snapshot: false` or `verify`.","restored":"JSON list of the names of the items restored (first host).","verified":"With `verify`: the drill\'s result as JSON (first host): snapshot, ok, and per item name, file, result (good, bad, unverified), problems, tables (rows and status) or files.","hosts":"JSON list, one entry per host: host, status, snapshot, safetySnapshot, restored, verified."}},"rollback":{"file":"actions/rollback/action.yml","description":"Put a previous release back - code, and with with-data its data - then restart, reload the proxy and health-check it, over SSH.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file)."},"strategy":{"description":"`releases` or `in-place`, as the app was released. Default: `releases`."},"to":{"description":"The release id (or commit sha) to go back to. Default: the newest complete release older than the live one (in-place: the commit recorded before the live one)."},"with-data":{"description":"Also restore the snapshot taken before the oldest release being undone, so code and schema return together (needs the same `databases`/`volumes` as the snapshot). Default: `false`."},"force":{"description":"Roll the code back even when the database has migrations the target release does not know (leaving the schema as it is). Default: `false`."},"dry-run":{"description":"Say what would be rolled back (and which migrations stand in the way) without changing anything. Default: `false`."},"restart":{"description":"Commands that restart the app servers, one per line, run in the live release after the switch; each must succeed (e.g. `sudo systemctl reload gunicorn`, `kill -HUP $(cat /run/app.pid)`)."},"proxy":{"description":"`nginx`, `caddy`, `apache` or `none`: after restarting, test the proxy configuration and reload it gracefully only if the test passes. Default: `none`."},"proxy-config":{"description":"The proxy\'s main configuration file, when not the system default (passed as `nginx -c`, `caddy --config`, `apachectl -f`)."},"proxy-test":{"description":"Command that tests the proxy configuration, replacing the default for `proxy`."},"proxy-reload":{"description":"Command that reloads the proxy, replacing the default for `proxy`."},"proxy-sudo":{"description":"Run the default proxy commands with `sudo -n`. Default: `true`."},"health-url":{"description":"A URL requested from the server itself after the switch (e.g. `http://127.0.0.1:8000/health`); if it does not answer as expected before `health-timeout`, the previous release is put back."},"health-status":{"description":"HTTP status the health check expects. Default: `200`."},"health-text":{"description":"Text the health check\'s response body must contain."},"health-timeout":{"description":"How long the health check retries. Default: `60s`."},"project-dir":{"description":"Where manage.py lives below the repository root, e.g. `src`. Default: the root."},"python":{"description":"Interpreter for the virtualenv and manage.py. Default: `python3`."},"lock-timeout":{"description":"How long to wait for another release, snapshot or restore of the same app to finish. Default: `10m`."},"break-lock":{"description":"Take over the app lock when its holder is alive but has stopped its heartbeat (a lock whose holder is gone is taken over automatically). Default: `false`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."}},"outputs":{"release":"The release (or commit) live after the rollback.","rolled-back-from":"The release (or commit) that was live before.","snapshot":"The snapshot restored with `with-data`.","migrations":"Migrations in the database that the target release does not know, one per line."}},"run":{"file":"actions/run/action.yml","description":"Run a bash script, or a Django manage.py command, on one or more servers over SSH, with pinned host keys.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"Directory to run in. With `manage`, the app root; the live release (`path/current`) is used when it exists."},"run":{"description":"A bash script to run on every host, under `set -e -o pipefail`. A failing line fails the step."},"manage":{"description":"Arguments for `python manage.py` (e.g. `showmigrations --plan`), run in the live release with its virtualenv."},"project-dir":{"description":"Where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"Interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"capture":{"description":"Set the `stdout` output (first host; all hosts in `hosts`), up to 64 KiB each. Default: `false`."}},"outputs":{"exit-code":"Exit code of the script (of the first failing host; 0 when all succeeded).","stdout":"Standard output of the first host, when `capture` is true.","hosts":"JSON list, one entry per host: host, status, exit-code, duration-ms, and stdout when captured."}},"snapshot":{"file":"actions/snapshot/action.yml","description":"Snapshot a Django app\'s databases (PostgreSQL, MariaDB/MySQL, SQLite, or the app\'s own settings) and volumes on its servers, prune old snapshots, and optionally download one for upload-artifact.","inputs":{"host":{"description":"One or more servers, comma or newline separated, each `[user@]host[:port]` (required, here or in the config file)."},"user":{"description":"SSH user for hosts that do not name one. Default: `deploy`."},"port":{"description":"SSH port for hosts that do not name one. Default: `22`."},"private-key":{"description":"The deploy user\'s private key (OpenSSH or PEM; RSA, ECDSA, Ed25519). Pass it from a secret."},"passphrase":{"description":"Passphrase of `private-key`, if it has one. Pass it from a secret."},"password":{"description":"Password for password or keyboard-interactive authentication (a key is better). Pass it from a secret."},"known-hosts":{"description":"known_hosts lines for the servers (and the jump host), as `ssh-keyscan -p PORT HOST` prints them; hashed entries work. This or `fingerprint` is required."},"fingerprint":{"description":"Accepted host key fingerprints, `SHA256:...` as `ssh-keygen -lf` prints them; several (comma or newline separated) for key rotation."},"insecure-skip-host-key-check":{"description":"Connect without verifying host keys (prints a warning with the key to pin). Default: `false`."},"jump-host":{"description":"A bastion, `[user@]host[:port]`, through which the servers are reached. It uses the same credentials unless `jump-private-key` is given; its host key must be pinned too."},"jump-private-key":{"description":"Private key for the jump host, when it differs from `private-key`."},"jump-passphrase":{"description":"Passphrase of `jump-private-key`."},"connect-timeout":{"description":"How long to wait for a connection and SSH handshake (`30s`, `2m`, or seconds). Default: `30s`."},"command-timeout":{"description":"How long one remote step may run before its whole process group is ended. Default: `30m`."},"parallel":{"description":"How many hosts are worked on at once. Default: all."},"fail-fast":{"description":"After a host fails, start no further hosts (hosts in flight finish). Default: `true`."},"env":{"description":"`KEY=value` lines exported inside the remote script (never on a command line). Values are masked in the log."},"config":{"description":"A slipway.yml with settings that rarely change (hosts, path, ...); inputs override it. Default: `slipway.yml` when present."},"path":{"description":"The app directory on the server (required, here or in the config file). Snapshots go to `path/snapshots/<id>/`."},"databases":{"description":"Databases to capture, a YAML list: `- engine: postgres|mariadb|mysql|sqlite|django`, `name` (for sqlite the file\'s absolute path; for django the alias, default all), optional `host` (or socket directory), `port`, `user`, `password` (masked) or `password-env` (a variable from `env`), `container` (dump inside it), `jobs` (postgres: parallel directory format). `django` alone reads DATABASES from the app\'s settings on the server."},"volumes":{"description":"Volumes to archive, a YAML list: absolute directories (e.g. `/srv/app/shared/media`) and `volume:<name>` for named docker/podman volumes."},"container-cli":{"description":"`docker`, `podman`, `sudo docker` or `sudo podman`. Default: detected on the server (docker first, then podman; through `sudo -n` when only root sees the containers)."},"stop-containers":{"description":"Containers (comma or newline separated) stopped while volumes are archived and always started again, also when archiving fails."},"compression":{"description":"`auto`, `zstd`, `gzip` or `none`. Default: `auto` (zstd when the server has it, else gzip). PostgreSQL dumps are compressed by pg_dump."},"keep":{"description":"Retention after the snapshot, with restic\'s semantics, e.g. `last=7,daily=14,weekly=8,monthly=12` (also `hourly`, `yearly`; `all` keeps every one). The newest snapshot and those of releases still on the server are never removed. Default: keep all."},"label":{"description":"Appended to the snapshot id (`20260315T120000Z-<label>`): letters, digits, `.`, `_`, `-`."},"download":{"description":"A directory on the runner to download the snapshot to (into `<download>/<id>/`, with every sha256 verified), e.g. for `actions/upload-artifact`."},"project-dir":{"description":"With `engine: django`: where manage.py lives below the release, e.g. `src`. Default: the release root."},"python":{"description":"With `engine: django`: interpreter for manage.py when the release has no `.venv`. Default: `python3`."},"lock-timeout":{"description":"How long to wait for the app lock held by a release, restore or another snapshot. Default: `10m`."},"break-lock":{"description":"Take over an app lock whose holder is alive but has stopped its heartbeat. Default: `false`."}},"outputs":{"snapshot":"The snapshot id (first host).","path":"The snapshot directory on the server (first host).","size":"Total bytes of the snapshot\'s files (first host).","manifest":"The snapshot\'s manifest.json (first host): id, time, label, release, and per item kind, name, file, bytes, sha256, tool and server versions, duration.","downloaded":"The local directory the snapshot was downloaded to, when `download` is set.","pruned":"JSON list of the snapshot ids removed by `keep` (first host).","hosts":"JSON list, one entry per host: host, status, snapshot, path, size, pruned, downloaded."}}}');
 
 /***/ }),
 

@@ -50562,6 +50562,7 @@ exports.SETTINGS = {
     snapshot: { kind: 'string', actions: ['release', 'restore'] },
     only: { kind: 'list', actions: ['restore'] },
     verify: { kind: 'boolean', actions: ['restore'] },
+    'safety-snapshot': { kind: 'boolean', actions: ['restore'] },
     to: { kind: 'string', actions: ['rollback'] },
     'with-data': { kind: 'boolean', actions: ['rollback'] },
 };

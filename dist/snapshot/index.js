@@ -49655,6 +49655,135 @@ function joinPath(...parts) {
 
 /***/ }),
 
+/***/ 8754:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+// Per-table row counts and checksums, and file listings of archives: recorded in the
+// manifest when a snapshot is taken, and computed again by a restore drill on what it
+// restored into scratch, so the drill proves the data, not just the bytes of the dump.
+//
+// Each checksum is computed by the database itself, the same way both times:
+//   row hash   md5 of the row's text (PostgreSQL `t::text`; MariaDB the hex of every
+//              column cast to binary, NULL as N; SQLite's sha3 of the rows)
+//   table sum  two sums of 60-bit slices of the row hashes: independent of row order
+//              (no ORDER BY, no memory per row) and of the physical layout, but any
+//              changed, added or removed row changes it.
+// Values come from information_schema/pg_catalog, never from our inputs, and are quoted
+// by the database's own quote functions when they become SQL.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.PG_SUM_SETTINGS = exports.TABLE_SUM_METHOD = void 0;
+exports.pgTableSumsSql = pgTableSumsSql;
+exports.mariadbTableSumsGenerator = mariadbTableSumsGenerator;
+exports.sqliteTableSumsGenerator = sqliteTableSumsGenerator;
+exports.listingFunction = listingFunction;
+exports.tablesExtra = tablesExtra;
+exports.listingFileName = listingFileName;
+exports.listRecordFunction = listRecordFunction;
+const runtime_1 = __nccwpck_require__(5850);
+/** Recorded in the manifest with the sums; a drill compares only sums of the same method. */
+exports.TABLE_SUM_METHOD = 'slipway-rows-1';
+/** Session settings that make PostgreSQL's text output of a row the same in every session. */
+exports.PG_SUM_SETTINGS = [
+    "SET TimeZone = 'UTC';",
+    "SET DateStyle = 'ISO, YMD';",
+    "SET IntervalStyle = 'postgres';",
+    'SET extra_float_digits = 1;',
+    "SET bytea_output = 'hex';",
+].join(' ');
+/**
+ * psql input: one query per table (\gexec), each printing one JSON object. Tables that
+ * belong to an extension are left out: pg_dump does not dump their rows.
+ */
+function pgTableSumsSql() {
+    return [
+        exports.PG_SUM_SETTINGS,
+        'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum((\'x\' || substr(h, 1, 15))::bit(60)::bigint), 0) || \'-\' || coalesce(sum((\'x\' || substr(h, 16, 15))::bit(60)::bigint), 0)) FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
+        'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
+        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
+        'ORDER BY n.nspname, c.relname',
+        '\\gexec',
+    ].join('\n');
+}
+/**
+ * MariaDB/MySQL: a query that writes one SELECT per base table of the current database.
+ * Each SELECT prints `<hex name>\t<sum JSON>\t<"changed" JSON>`: the snapshot compares
+ * sums taken before and after the dump and keeps only those that did not move.
+ */
+function mariadbTableSumsGenerator() {
+    const lit = (s) => `'${s.replace(/'/g, "''")}'`;
+    const half = (from) => `COALESCE(SUM(CAST(CONV(SUBSTR(h, ${from}, 15), 16, 10) AS DECIMAL(20))), 0)`;
+    const column = `CONCAT(${lit('COALESCE(HEX(CAST(`')}, REPLACE(c.column_name, '\`', '\`\`'), ${lit('` AS BINARY)), ')}, ${lit("'N')")})`;
+    return [
+        'SET SESSION group_concat_max_len = 16777216;',
+        'SELECT CONCAT(',
+        `  ${lit('SELECT ')}, QUOTE(HEX(t.table_name)),`,
+        `  ${lit(", JSON_OBJECT('table', ")}, QUOTE(t.table_name), ${lit(`, 'rows', COUNT(*), 'checksum', CONCAT(${half(1)}, '-', ${half(16)})), JSON_OBJECT('table', `)}, QUOTE(t.table_name),`,
+        `  ${lit(", 'changed', true) FROM (SELECT MD5(CONCAT_WS('|', ")}, GROUP_CONCAT(${column} ORDER BY c.ordinal_position SEPARATOR ', '),`,
+        `  ${lit(')) AS h FROM `')}, REPLACE(t.table_name, '\`', '\`\`'), ${lit('`) AS s;')})`,
+        'FROM information_schema.tables t JOIN information_schema.columns c ON c.table_schema = t.table_schema AND c.table_name = t.table_name',
+        "WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'",
+        'GROUP BY t.table_name ORDER BY t.table_name;',
+    ].join('\n');
+}
+/** SQLite: one SELECT per table, each printing one JSON object. */
+function sqliteTableSumsGenerator() {
+    const ident = `'"' || replace(name, '"', '""') || '"'`;
+    return [
+        "SELECT 'SELECT json_object(''table'', ' || quote(name) || ', ''rows'', (SELECT count(*) FROM ' || " + ident + " || '), ''checksum'', lower(hex(sha3_query(' || quote('SELECT * FROM ' || " + ident + ") || ', 256))));'",
+        "FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name;",
+    ].join('\n');
+}
+/**
+ * `snap_listing`: reads a tar stream on stdin and prints a sorted fingerprint of it:
+ * every member's type, mode and name (symlink targets included), and the sha256 of
+ * every regular file. Owners and times are left out: an unprivileged restore cannot
+ * reproduce them. The same function reads the snapshot's archive when it is taken and,
+ * in a drill, a tar of what was extracted into scratch.
+ */
+function listingFunction() {
+    return (0, runtime_1.bash) `snap_listing() {
+  local d pid
+  d=$(mktemp -d)
+  mkfifo -- "$d/stream"
+  # shellcheck disable=SC2016
+  tar -xf "$d/stream" --to-command='h=$(sha256sum); printf "sha256 %s %s\n" "\${h%% *}" "$TAR_FILENAME"' > "$d/hashes" &
+  pid=$!
+  tee -- "$d/stream" | tar -tvf - --quoting-style=escape --numeric-owner | awk '{ p = $1; sub(/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, ""); print "entry " p " " $0 }' > "$d/entries"
+  wait "$pid"
+  LC_ALL=C sort -- "$d/entries" "$d/hashes"
+  rm -rf -- "$d"
+}`;
+}
+/** The item's table sums for snap_record, from the JSON lines in "$snap_work/tables". */
+function tablesExtra() {
+    return `snap_extra=",\\"tableSums\\":\\"${exports.TABLE_SUM_METHOD}\\",\\"tables\\":[$(paste -sd, "$snap_work/tables")]"`;
+}
+/** `06-volume-media.tar` → `06-volume-media.files`: the archive's listing, beside it. */
+function listingFileName(archiveBase) {
+    return archiveBase.replace(/\.tar$/, '') + '.files';
+}
+/**
+ * `snap_list_record ARCHIVE LISTING`: the listing of an archive just written (read back
+ * through the decompressor, so it describes what is stored), for the item's manifest
+ * entry. Its size is not in the snapshot's `bytes`, which counts the items' files.
+ */
+function listRecordFunction() {
+    return (0, runtime_1.bash) `snap_list_record() {
+  local bytes sha entries
+  "\${snap_decompress[@]}" < "$snap_tmp/$1" | snap_listing > "$snap_tmp/$2"
+  bytes=$(stat -c %s -- "$snap_tmp/$2")
+  sha=$(sha256sum < "$snap_tmp/$2"); sha=\${sha%% *}
+  entries=$(grep -c '^entry ' "$snap_tmp/$2" || true)
+  snap_extra=",\"listing\":{\"file\":\"$2\",\"bytes\":$bytes,\"sha256\":\"$sha\",\"entries\":$entries}"
+}`;
+}
+
+
+/***/ }),
+
 /***/ 8591:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -49764,7 +49893,12 @@ exports.mycnfFunction = mycnfFunction;
 exports.mariadbDump = mariadbDump;
 exports.mariadbProbe = mariadbProbe;
 exports.mariadbToolVersion = mariadbToolVersion;
+exports.mariadbClientTool = mariadbClientTool;
+exports.mariadbClient = mariadbClient;
+exports.mariadbTableSums = mariadbTableSums;
+exports.mariadbCapture = mariadbCapture;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 exports.DUMP_OPTIONS = ['--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--no-tablespaces', '--default-character-set=utf8mb4'];
 /** Which client and dump tool, most specific first. */
@@ -49810,6 +49944,41 @@ function mariadbToolVersion(db) {
         return `$("$(snap_tool ${tools.join(' ')})" --version | snap_first_line)`;
     return `$(${(0, runtime_1.inContainer)(db.container, false, (0, shell_1.cmd)('sh', '-c', `for t in ${tools.join(' ')}; do command -v "$t" >/dev/null 2>&1 && exec "$t" --version; done`))} | snap_first_line)`;
 }
+/** Sets snap_my_client on the host (in a container the client is chosen there). */
+function mariadbClientTool(db) {
+    return db.container ? '' : `snap_my_client=$(snap_tool ${mariadbTools(db).client.join(' ')})`;
+}
+/**
+ * The client reading SQL from stdin. stdin is taken, so the password travels another
+ * way: on the host an option file on fd 4 (a pipe from snap_mycnf, never a file or an
+ * argument); in a container the first line of stdin, read into MYSQL_PWD there.
+ */
+function mariadbClient(db, args) {
+    const tools = mariadbTools(db).client;
+    if (!db.container) {
+        if (!db.passwordVar)
+            return `"$snap_my_client" ${(0, shell_1.cmd)(...args)}`;
+        return `"$snap_my_client" --defaults-extra-file=/dev/fd/4 ${(0, shell_1.cmd)(...args)} 4< <(snap_mycnf "\${${db.passwordVar}-}")`;
+    }
+    const read = db.passwordVar ? 'IFS= read -r MYSQL_PWD; export MYSQL_PWD; ' : '';
+    const pick = `${read}for t in ${tools.join(' ')}; do if command -v "$t" >/dev/null 2>&1; then exec "$t" "$@"; fi; done; echo "none of ${tools.join(', ')} in the container" >&2; exit 127`;
+    const feed = db.passwordVar ? `{ printf '%s\\n' "\${${db.passwordVar}-}"; cat; } | ` : '';
+    return `${feed}${(0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', pick, 'sh', ...args))}`;
+}
+/** Table sums of database `name` (default: the item's) as lines `<hex name>\t<JSON>\t<changed JSON>` into `out`. */
+function mariadbTableSums(db, out, name = db.name) {
+    const client = mariadbClient(db, ['--batch', '--skip-column-names', '--raw', ...mariadbConnection(db), '--', name]);
+    return (0, shell_1.lines)(`printf '%s\\n' ${(0, shell_1.quote)((0, checksums_1.mariadbTableSumsGenerator)())} | ${client} > "$snap_work/sums.sql"`, `cat -- "$snap_work/sums.sql" | ${client} > ${out}`);
+}
+/**
+ * MariaDB cannot share mariadb-dump's snapshot with another session, so the sums are
+ * taken before and after the dump: a table whose sums agree was not written to while
+ * the dump ran, so the dump holds exactly those rows. A table that moved is recorded as
+ * `changed` and a drill does not compare its rows.
+ */
+function mariadbCapture(db, file) {
+    return (0, shell_1.lines)(mariadbClientTool(db), mariadbTableSums(db, '"$snap_work/sums-before"'), mariadbDump(db, file), mariadbTableSums(db, '"$snap_work/sums-after"'), `awk -F '\\t' 'NR == FNR { before[$1] = $2; next } { print (($1 in before) && before[$1] == $2) ? $2 : $3 }' "$snap_work/sums-before" "$snap_work/sums-after" > "$snap_work/tables"`, (0, checksums_1.tablesExtra)());
+}
 
 
 /***/ }),
@@ -49827,9 +49996,12 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.postgresConnection = postgresConnection;
 exports.withPgPassword = withPgPassword;
 exports.postgresDump = postgresDump;
+exports.psqlSession = psqlSession;
+exports.postgresCapture = postgresCapture;
 exports.postgresProbe = postgresProbe;
 exports.postgresToolVersion = postgresToolVersion;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 /** Connection options shared by pg_dump and psql (never a password). */
 function postgresConnection(db) {
@@ -49853,19 +50025,46 @@ function withPgPassword(db, words) {
         return (0, runtime_1.inContainer)(db.container, false, (0, shell_1.cmd)(...words));
     return `printf '%s\\n' "\${${db.passwordVar}-}" | ${(0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec "$@"', 'sh', ...words))}`;
 }
-/** `pg_dump` into the snapshot: custom format, or a tar of the directory format. */
-function postgresDump(db, file) {
+/**
+ * `pg_dump` into the snapshot: custom format, or a tar of the directory format.
+ * `snapshotVar` names a variable holding an exported snapshot (see postgresCapture).
+ */
+function postgresDump(db, file, snapshotVar) {
     const connection = postgresConnection(db);
+    const snapshot = snapshotVar ? ` --snapshot "\${${snapshotVar}}"` : '';
     if (db.jobs > 1) {
         const dir = `"$snap_tmp"/${(0, shell_1.quote)(`.${file}.d`)}`;
-        return (0, shell_1.lines)(withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection, '--file']) + ` ${dir}`, 
+        return (0, shell_1.lines)(withPgPassword(db, ['pg_dump', '--format=directory', `--jobs=${db.jobs}`, ...connection]) + `${snapshot} --file ${dir}`, 
         // One file per item keeps checksums and downloads simple; the directory format's
         // files are already compressed, so the tar is not.
         `tar -C ${dir} -cf ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))} .`, `rm -rf -- ${dir}`);
     }
     if (db.container)
-        return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])} > ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
-    return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection, '--file'])} ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+        return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} > ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+    return `${withPgPassword(db, ['pg_dump', '--format=custom', ...connection])}${snapshot} --file ${(0, runtime_1.itemPath)((0, shell_1.quote)(file))}`;
+}
+/**
+ * psql reading SQL from its stdin, for a session the script holds open: the password as
+ * PGPASSWORD on the host; in a container it is the first line of stdin, which the
+ * caller writes before any SQL.
+ */
+function psqlSession(db, extra = []) {
+    const words = ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...extra, ...postgresConnection(db)];
+    if (!db.container)
+        return `${db.passwordVar ? `PGPASSWORD="\${${db.passwordVar}-}" ` : ''}${(0, shell_1.cmd)(...words)}`;
+    const read = db.passwordVar ? 'IFS= read -r PGPASSWORD; export PGPASSWORD; ' : '';
+    return (0, runtime_1.inContainer)(db.container, true, (0, shell_1.cmd)('sh', '-c', `${read}exec "$@"`, 'sh', ...words));
+}
+/**
+ * The dump plus per-table row counts and checksums of exactly the data it holds: a
+ * REPEATABLE READ transaction exports its snapshot, pg_dump dumps that snapshot, and
+ * the checksums are computed in the same transaction, so writes by the running app
+ * cannot make the two disagree.
+ */
+function postgresCapture(db, file, what) {
+    return (0, shell_1.lines)(`coproc snap_pg { ${psqlSession(db)}; }`, 
+    // Bash forgets the coprocess's variables once it has ended; keep our own copies.
+    '# shellcheck disable=SC2154', 'snap_pg_pid=$snap_pg_PID', 'snap_pg_in=${snap_pg[1]}; snap_pg_out=${snap_pg[0]}', db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '', `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`, `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${(0, shell_1.quote)(`could not open a transaction on ${what}`)}`, postgresDump(db, file, 'snap_pg_snapshot'), `printf '%s\n' ${(0, shell_1.quote)((0, checksums_1.pgTableSumsSql)())} '\\echo slipway-tables-end' 'COMMIT;' '\\q' >&"$snap_pg_in"`, 'snap_pg_end=', `: > "$snap_work/tables"`, 'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done', 'wait "$snap_pg_pid" || true', `[ -n "$snap_pg_end" ] || snap_fail ${(0, shell_1.quote)(`could not compute the table checksums of ${what}`)}`, (0, checksums_1.tablesExtra)());
 }
 /**
  * Connect once before anything is written: proves the credentials (a wrong password
@@ -49929,8 +50128,9 @@ snap_record() {
   bytes=$(stat -c %s -- "$f")
   sha=$(sha256sum < "$f"); sha=\${sha%% *}
   snap_total=$((snap_total + bytes))
-  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s}\n' \
-    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" >> "$snap_work/items"
+  printf '%s,"format":"%s","file":"%s","compression":"%s","bytes":%s,"sha256":"%s","toolVersion":"%s","serverVersion":"%s","durationMs":%s%s}\n' \
+    "$1" "$(snap_json "$2")" "$3" "$4" "$bytes" "$sha" "$(snap_json "$tool")" "$(snap_json "$6")" "$(( $(snap_ms) - $7 ))" "$snap_extra" >> "$snap_work/items"
+  snap_extra=
   snap_say "   $3: $(snap_human "$bytes"), sha256 $sha"
 }
 snap_du() { local s; s=$(du -sb -- "$1" 2>/dev/null | cut -f1 | tail -n 1) || true; printf '%s' "\${s:-0}"; }
@@ -49939,9 +50139,9 @@ snap_human() { numfmt --to=iec-i --suffix=B -- "$1" 2>/dev/null || printf '%s by
 }
 /** Sets snap_compress (a command reading stdin), snap_ext and snap_compression. */
 function chooseCompression(compression) {
-    return (0, shell_1.lines)(`snap_compression=${(0, shell_1.quote)(compression)}`, 'if [ "$snap_compression" = auto ]; then if command -v zstd >/dev/null 2>&1; then snap_compression=zstd; else snap_compression=gzip; fi; fi', 'case $snap_compression in', '  zstd) command -v zstd >/dev/null 2>&1 || snap_fail "compression zstd was asked for, but zstd is not installed (apt-get install zstd, or compression: auto)"', '        snap_compress=(zstd -q -T0 -3 -c); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;', 
+    return (0, shell_1.lines)(`snap_compression=${(0, shell_1.quote)(compression)}`, 'if [ "$snap_compression" = auto ]; then if command -v zstd >/dev/null 2>&1; then snap_compression=zstd; else snap_compression=gzip; fi; fi', 'case $snap_compression in', '  zstd) command -v zstd >/dev/null 2>&1 || snap_fail "compression zstd was asked for, but zstd is not installed (apt-get install zstd, or compression: auto)"', '        snap_compress=(zstd -q -T0 -3 -c); snap_decompress=(zstd -q -dc); snap_ext=.zst; snap_compress_version=$(zstd -V | snap_first_line) ;;', 
     // pigz is gzip on every core, with the same output format.
-    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi', '        snap_ext=.gz; snap_compress_version=$("${snap_compress[0]}" --version 2>&1 | snap_first_line) ;;', '  none) snap_compress=(cat); snap_ext=; snap_compress_version= ;;', 'esac');
+    '  gzip) if command -v pigz >/dev/null 2>&1; then snap_compress=(pigz -c); else snap_compress=(gzip -c); fi; snap_decompress=(gzip -dc)', '        snap_ext=.gz; snap_compress_version=$("${snap_compress[0]}" --version 2>&1 | snap_first_line) ;;', '  none) snap_compress=(cat); snap_decompress=(cat); snap_ext=; snap_compress_version= ;;', 'esac');
 }
 /**
  * Sets snap_cli (an array: `podman`, `sudo -n podman`, ...) to the first CLI that can
@@ -50012,6 +50212,7 @@ exports.snapshotScript = snapshotScript;
 const shell_1 = __nccwpck_require__(8511);
 const manifest_1 = __nccwpck_require__(7398);
 const django_1 = __nccwpck_require__(8591);
+const checksums_1 = __nccwpck_require__(8754);
 const mariadb_1 = __nccwpck_require__(8098);
 const postgres_1 = __nccwpck_require__(6191);
 const runtime_1 = __nccwpck_require__(5850);
@@ -50080,21 +50281,22 @@ function capture(item) {
     const compressed = `${(0, shell_1.quote)(base)}"$snap_ext"`;
     const start = (0, shell_1.lines)(`snap_step ${(0, shell_1.quote)(`${item.kind === 'database' ? 'dump' : 'archive'} ${what}`)}`, 'snap_t0=$(snap_ms)');
     if (item.kind === 'volume') {
+        const listing = `snap_list_record ${compressed} ${(0, shell_1.quote)((0, checksums_1.listingFileName)(base))}`;
         if (item.volume.kind === 'directory') {
-            return (0, shell_1.lines)(start, (0, volume_1.directoryArchive)(item.volume.path, base), record('tar', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('directory'), "''"));
+            return (0, shell_1.lines)(start, (0, volume_1.directoryArchive)(item.volume.path, base), listing, record('tar', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('directory'), "''"));
         }
-        return (0, shell_1.lines)(start, (0, volume_1.containerVolumeArchive)(item.volume.name, base), record('"$snap_volume_format"', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('container-volume'), "''"));
+        return (0, shell_1.lines)(start, (0, volume_1.containerVolumeArchive)(item.volume.name, base), listing, record('"$snap_volume_format"', compressed, '"$snap_compression"', (0, volume_1.volumeToolVersion)('container-volume'), "''"));
     }
     const db = item.db;
     const server = `"$snap_server_version_${item.index}"`;
     switch (db.engine) {
         case 'postgres':
             // pg_dump compresses its own formats.
-            return (0, shell_1.lines)(start, (0, postgres_1.postgresDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), (0, shell_1.quote)(base), 'none', (0, postgres_1.postgresToolVersion)(db), server));
+            return (0, shell_1.lines)(start, (0, postgres_1.postgresCapture)(db, base, what), record((0, shell_1.quote)(dbFormat(db)), (0, shell_1.quote)(base), 'none', (0, postgres_1.postgresToolVersion)(db), server));
         case 'sqlite':
             return (0, shell_1.lines)(start, (0, sqlite_1.sqliteDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, sqlite_1.sqliteToolVersion)(), "''"));
         default:
-            return (0, shell_1.lines)(start, (0, mariadb_1.mariadbDump)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, mariadb_1.mariadbToolVersion)(db), server));
+            return (0, shell_1.lines)(start, (0, mariadb_1.mariadbCapture)(db, base), record((0, shell_1.quote)(dbFormat(db)), compressed, '"$snap_compression"', (0, mariadb_1.mariadbToolVersion)(db), server));
     }
 }
 /** The manifest's fixed fields (label, release) as JSON members, or ''. */
@@ -50111,7 +50313,7 @@ function snapshotScript(plan, env = {}) {
     const stopping = plan.stopContainers.length > 0 && volumeItems.length > 0;
     const body = (0, shell_1.lines)('umask 077', 
     // fd 3 is the step's stdout, for the manifest alone.
-    'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
+    'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), volumeItems.length ? (0, shell_1.lines)((0, checksums_1.listingFunction)(), (0, checksums_1.listRecordFunction)()) : '', 'snap_extra=', `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
     // Chain to an EXIT trap set before us (the app lock registers work that way).
     'eval "set -- $(trap -p EXIT)"; snap_prev_exit=${3:-}', 'snap_cleanup() {', '  local rc=$?', '  snap_start_containers || true', '  if [ -z "$snap_done" ] && [ -n "$snap_tmp" ] && [ -d "$snap_tmp" ]; then rm -rf -- "$snap_tmp"; snap_say "removed the incomplete snapshot"; fi', '  rm -rf -- "$snap_work"', '  if [ "$rc" -ne 0 ]; then snap_say "snapshot failed while: $snap_current"; fi', '  eval "$snap_prev_exit"', '}', "trap 'snap_cleanup' EXIT", "trap 'exit 143' TERM HUP INT", 'mkdir -p -- "$snap_dir"', 'chmod 0700 -- "$snap_dir"', 
     // We hold the app lock: anything temporary in here is left from a run that died.
@@ -50143,20 +50345,28 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.sqliteDump = sqliteDump;
 exports.sqliteProbe = sqliteProbe;
 exports.sqliteToolVersion = sqliteToolVersion;
+exports.sqliteTableSums = sqliteTableSums;
 const shell_1 = __nccwpck_require__(8511);
+const checksums_1 = __nccwpck_require__(8754);
 const runtime_1 = __nccwpck_require__(5850);
 function sqliteDump(db, file) {
     const raw = (0, runtime_1.itemPath)((0, shell_1.quote)(file));
     return (0, shell_1.lines)(
     // .backup takes a file name in sqlite's own quoting; run it in the snapshot
     // directory so the name is ours (safe characters) whatever the path is.
-    `(cd -- "$snap_tmp" && ${(0, shell_1.cmd)('sqlite3', '-bail', '-cmd', '.timeout 30000', db.name, `.backup main '${file}'`)})`, `[ "$(sqlite3 ${raw} 'pragma quick_check')" = ok ] || snap_fail ${(0, shell_1.quote)(`the backup of ${db.name} does not pass sqlite's quick_check`)}`, `if [ -n "$snap_ext" ]; then "\${snap_compress[@]}" < ${raw} > ${raw}"$snap_ext" && rm -f -- ${raw}; fi`);
+    `(cd -- "$snap_tmp" && ${(0, shell_1.cmd)('sqlite3', '-bail', '-cmd', '.timeout 30000', db.name, `.backup main '${file}'`)})`, `[ "$(sqlite3 ${raw} 'pragma quick_check')" = ok ] || snap_fail ${(0, shell_1.quote)(`the backup of ${db.name} does not pass sqlite's quick_check`)}`, 
+    // Sums of the backup itself: exactly what the snapshot holds.
+    sqliteTableSums(raw, '"$snap_work/tables"'), (0, checksums_1.tablesExtra)(), `if [ -n "$snap_ext" ]; then "\${snap_compress[@]}" < ${raw} > ${raw}"$snap_ext" && rm -f -- ${raw}; fi`);
 }
 function sqliteProbe(db, what) {
     return (0, shell_1.lines)(`[ -f ${(0, shell_1.quote)(db.name)} ] || snap_fail ${(0, shell_1.quote)(`${what} does not exist (or is not a file)`)}`, `[ -r ${(0, shell_1.quote)(db.name)} ] || snap_fail ${(0, shell_1.quote)(`${what} is not readable by $(id -un)`)}`, 'snap_server_version=', (0, runtime_1.addEstimate)(what, `$(( $(stat -c %s -- ${(0, shell_1.quote)(db.name)}) + $(stat -c %s -- ${(0, shell_1.quote)(`${db.name}-wal`)} 2>/dev/null || echo 0) ))`));
 }
 function sqliteToolVersion() {
     return `sqlite3 $(sqlite3 --version | cut -d' ' -f1)`;
+}
+/** One JSON line per table of the SQLite file `file` into `out`. */
+function sqliteTableSums(file, out) {
+    return `sqlite3 -bail ${file} ${(0, shell_1.quote)((0, checksums_1.sqliteTableSumsGenerator)())} | sqlite3 -bail ${file} > ${out}`;
 }
 
 
@@ -51161,6 +51371,7 @@ exports.SETTINGS = {
     snapshot: { kind: 'string', actions: ['release', 'restore'] },
     only: { kind: 'list', actions: ['restore'] },
     verify: { kind: 'boolean', actions: ['restore'] },
+    'safety-snapshot': { kind: 'boolean', actions: ['restore'] },
     to: { kind: 'string', actions: ['rollback'] },
     'with-data': { kind: 'boolean', actions: ['rollback'] },
 };
@@ -52003,6 +52214,32 @@ function parseManifest(text, expectedId) {
         const bytes = num(it.bytes, at('bytes'));
         if (!Number.isSafeInteger(bytes) || bytes < 0)
             throw new ManifestError(`${at('bytes')} is not a size`);
+        let listing;
+        if (it.listing !== undefined) {
+            const l = obj(it.listing, at('listing'));
+            const lfile = str(l.file, at('listing.file'));
+            if (!exports.ITEM_FILE.test(lfile) || lfile.includes('..'))
+                throw new ManifestError(`${at('listing.file')} '${lfile.slice(0, 80)}' is not a snapshot file name`);
+            if (files.has(lfile))
+                throw new ManifestError(`${at('listing.file')} '${lfile}' is listed twice`);
+            files.add(lfile);
+            const lsha = str(l.sha256, at('listing.sha256'));
+            if (!/^[0-9a-f]{64}$/.test(lsha))
+                throw new ManifestError(`${at('listing.sha256')} is not a sha256`);
+            listing = { file: lfile, bytes: count(l.bytes, at('listing.bytes')), sha256: lsha, entries: count(l.entries, at('listing.entries')) };
+        }
+        let tables;
+        if (it.tables !== undefined) {
+            if (!Array.isArray(it.tables))
+                throw new ManifestError(`${at('tables')} is not a list`);
+            tables = it.tables.map((t, j) => {
+                const o = obj(t, `${at('tables')}[${j}]`);
+                const table = str(o.table, `${at('tables')}[${j}].table`);
+                if (o.changed === true)
+                    return { table, changed: true };
+                return { table, rows: count(o.rows, `${at('tables')}[${j}].rows`), checksum: str(o.checksum, `${at('tables')}[${j}].checksum`) };
+            });
+        }
         return {
             kind,
             engine: str(it.engine, at('engine')),
@@ -52017,6 +52254,9 @@ function parseManifest(text, expectedId) {
             toolVersion: str(it.toolVersion ?? '', at('toolVersion')),
             serverVersion: str(it.serverVersion ?? '', at('serverVersion')),
             durationMs: num(it.durationMs ?? 0, at('durationMs')),
+            ...(it.tableSums !== undefined ? { tableSums: str(it.tableSums, at('tableSums')) } : {}),
+            ...(tables ? { tables } : {}),
+            ...(listing ? { listing } : {}),
         };
     });
     return {
@@ -52040,6 +52280,12 @@ function str(v, what) {
     if (typeof v !== 'string')
         throw new ManifestError(`${what} is not a string`);
     return v;
+}
+function count(v, what) {
+    const n = num(v, what);
+    if (!Number.isSafeInteger(n) || n < 0)
+        throw new ManifestError(`${what} is not a count`);
+    return n;
 }
 function num(v, what) {
     if (typeof v !== 'number' || !Number.isFinite(v))
@@ -52450,7 +52696,8 @@ async function downloadSnapshot(host, app, manifest, localDir, reporter) {
     const started = Date.now();
     try {
         // A few files at once: each transfer pays a few round trips before data flows.
-        const queue = [...manifest.items];
+        // Listings go along: a drill of the downloaded copy needs them.
+        const queue = manifest.items.flatMap(i => [{ file: i.file, sha256: i.sha256 }, ...(i.listing ? [{ file: i.listing.file, sha256: i.listing.sha256 }] : [])]);
         const worker = async () => {
             for (let item = queue.shift(); item; item = queue.shift()) {
                 const file = item.file;
@@ -52467,7 +52714,7 @@ async function downloadSnapshot(host, app, manifest, localDir, reporter) {
                 reporter.info(`${host.label}: downloaded ${file} (${(0, manifest_1.formatBytes)(r.bytes)}, sha256 verified) in ${(0, reporter_1.formatDuration)(r.durationMs)}`);
             }
         };
-        await Promise.all(Array.from({ length: Math.min(4, manifest.items.length) }, worker));
+        await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
         await (0, transfer_1.download)(host.session, `${remote}/${manifest_1.MANIFEST_FILE}`, (0, path_1.join)(target, manifest_1.MANIFEST_FILE));
     }
     catch (err) {
