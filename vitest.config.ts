@@ -18,6 +18,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // The same real server as the integration tests; each file is one server
+          // shape (containers, proxies, ports 8200-8299), one after another.
+          globalSetup: ['test/integration/setup.ts'],
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 })
