@@ -152,6 +152,8 @@ async function rollbackHost(host: Host, s: RollbackSettings, reporter: Reporter)
     to: target.to,
     goLive: s.goLive,
     record: { id: target.to, rollback_from: target.from, time: new Date().toISOString(), actor: holder.actor, run: holder.run, kind: 'rollback' },
+    venvOf: s.strategy === 'in-place' ? releaseOfCommit(probe, target.to) : undefined,
+    venvOfFrom: s.strategy === 'in-place' ? releaseOfCommit(probe, target.from) : undefined,
   }
   let snapshot: string | undefined
   let safety: string | undefined
@@ -178,6 +180,11 @@ async function rollbackHost(host: Host, s: RollbackSettings, reporter: Reporter)
     throw new ReleaseFailure(err, outcome)
   }
   return { from: target.from, to: target.to, migrations, snapshot }
+}
+
+/** The newest successful release of a commit, from the release log. */
+function releaseOfCommit(probe: RollbackProbe, sha: string): string | undefined {
+  return [...probe.log].reverse().find(r => r.sha === sha && r.result === 'ok' && typeof r.id === 'string')?.id as string | undefined
 }
 
 /**

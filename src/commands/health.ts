@@ -9,20 +9,21 @@ import { lines, quote, type Shell } from './shell'
 export function healthCheck(h: HealthSettings): Shell {
   const seconds = Math.max(1, Math.ceil(h.timeoutMs / 1000))
   return lines(
-    `url=${quote(h.url)}; want=${h.status}; text=${quote(h.text ?? '')}`,
+    `url=${quote(h.url)}; want=${h.status}; text=${quote(h.text ?? '')}; ca=${quote(h.ca ?? '')}`,
     'body=$(mktemp)',
     atExit('rm -f "$body"'),
     'fetch() {',
     '  if command -v curl >/dev/null 2>&1; then',
-    '    curl -sS -o "$body" -w \'%{http_code}\' --max-time 10 "$url" 2>"$body.err" || { cat "$body.err" > "$body"; echo 000; }',
+    '    curl -sS -o "$body" -w \'%{http_code}\' --max-time 10 ${ca:+--cacert "$ca"} "$url" 2>"$body.err" || { cat "$body.err" > "$body"; echo 000; }',
     '    rm -f "$body.err"',
     '  else',
-    `    python3 -c 'import sys,urllib.request,urllib.error
+    `    python3 -c 'import sys,ssl,urllib.request,urllib.error
 try:
-  r=urllib.request.urlopen(sys.argv[1],timeout=10); c=r.status; b=r.read()
+  ctx=ssl.create_default_context(cafile=sys.argv[3] or None)
+  r=urllib.request.urlopen(sys.argv[1],timeout=10,context=ctx); c=r.status; b=r.read()
 except urllib.error.HTTPError as e: c=e.code; b=e.read()
 except Exception as e: c=0; b=str(e).encode()
-open(sys.argv[2],"wb").write(b); print("%03d"%c)' "$url" "$body"`,
+open(sys.argv[2],"wb").write(b); print("%03d"%c)' "$url" "$body" "$ca"`,
     '  fi',
     '}',
     `deadline=$((SECONDS + ${seconds})); attempt=0`,

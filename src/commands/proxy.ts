@@ -21,7 +21,11 @@ export function proxyCommands(p: ProxySettings): ProxyCommands {
             reload: sudo('caddy', 'reload', '--config', p.config ?? '/etc/caddy/Caddyfile'),
           }
         : p.kind === 'apache'
-          ? { test: sudo('apachectl', ...(p.config ? ['-f', p.config] : []), 'configtest'), reload: sudo('apachectl', ...(p.config ? ['-f', p.config] : []), 'graceful') }
+          ? // Debian's apachectl takes configtest/graceful only as its sole argument; with
+            // a config file it passes the options through to httpd: -t and -k graceful.
+            p.config
+            ? { test: sudo('apachectl', '-f', p.config, '-t'), reload: sudo('apachectl', '-f', p.config, '-k', 'graceful') }
+            : { test: sudo('apachectl', 'configtest'), reload: sudo('apachectl', 'graceful') }
           : {}
   return { test: p.test ?? defaults.test, reload: p.reload ?? defaults.reload }
 }

@@ -154,7 +154,8 @@ function exportRelease(plan: ReleasePlan): Shell {
       // Tracked files only; untracked files (local_settings.py, media) stay as they are.
       'cd "$ROOT"',
       'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then echo "the working tree at $ROOT has uncommitted changes to tracked files; refusing to overwrite them" >&2; git status --short --untracked-files=no >&2; exit 1; fi',
-      'grep -qxF /.slipway .git/info/exclude 2>/dev/null || echo /.slipway >> .git/info/exclude',
+      // What slipway keeps in the tree is not the project's: never untracked noise.
+      'for p in /.slipway /.venv /snapshots; do grep -qxF "$p" .git/info/exclude 2>/dev/null || echo "$p" >> .git/info/exclude; done',
       'branch=$(git symbolic-ref -q --short HEAD || true)',
       'if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" "$SHA"; else git -c advice.detachedHead=false checkout -q --detach "$SHA"; fi',
     )
@@ -186,15 +187,22 @@ function linkShared(plan: ReleasePlan): Shell {
 function virtualenv(plan: ReleasePlan): Shell {
   const venvs = plan.strategy === 'in-place' ? `${plan.root}/.slipway/venvs` : layout(plan.root).venvs
   const files = plan.requirements
+  // Requirements files are named from the repository root. Without a name, the
+  // project's own requirements.txt wins over one at the root (manage.py in src/).
   const pick =
     files === undefined
-      ? 'reqs=(); [ -f requirements.txt ] && reqs=(requirements.txt)'
+      ? lines(
+          'reqs=()',
+          `for c in ${[...(plan.projectDir ? [`${plan.projectDir}/requirements.txt`] : []), 'requirements.txt'].map(quote).join(' ')}; do`,
+          '  if [ -f "$c" ]; then reqs=("$c"); break; fi',
+          'done',
+        )
       : lines(
           `reqs=(${files.map(quote).join(' ')})`,
-          'for f in "${reqs[@]}"; do [ -f "$f" ] || { echo "requirements file $f is not in the release ($APP)" >&2; exit 1; }; done',
+          'for f in "${reqs[@]}"; do [ -f "$f" ] || { echo "requirements file $f is not in the release ($REL)" >&2; exit 1; }; done',
         )
   return lines(
-    'cd "$APP"',
+    'cd "$REL"',
     pick,
     'if [ "${#reqs[@]}" -eq 0 ]; then echo "no requirements file: using $PY without a virtualenv"; else',
     // One virtualenv per distinct set of requirements (and interpreter), shared by
@@ -204,8 +212,9 @@ function virtualenv(plan: ReleasePlan): Shell {
     '  if [ -f "$venv/.slipway-complete" ]; then echo "reusing virtualenv $venv (requirements unchanged)"; else',
     '    rm -rf -- "$venv"; mkdir -p -- "$(dirname -- "$venv")"',
     `    "$PY" -m venv ${plan.systemSitePackages ? '--system-site-packages ' : ''}"$venv"`,
-    '    args=(); for f in "${reqs[@]}"; do args+=(-r "$f"); done',
-    '    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "${args[@]}"',
+    '    args=(); for f in "${reqs[@]}"; do args+=(-r "$REL/$f"); done',
+    // pip resolves ./local/paths inside a requirements file against the current directory.
+    '    (cd -- "$(dirname -- "${reqs[0]}")" && "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "${args[@]}")',
     '    touch "$venv/.slipway-complete"',
     '  fi',
     '  ln -sfn -- "$venv" "$REL/.venv"',
@@ -295,6 +304,8 @@ export function goLiveSteps(plan: ReleasePlan): { step: string; body: Shell }[] 
       step: 'finish',
       body: lines(
         `touch ${quote(`${p.meta}/complete`)}`,
+        // Which virtualenv this release ran with, so a rollback in place can relink it.
+        'if [ -L "$REL/.venv" ]; then readlink -- "$REL/.venv" > "$META/venv"; fi',
         logRecord(plan, 'ok'),
         plan.strategy === 'releases' ? pruneReleases(plan.root, plan.keepReleases, plan.id, plan.previous) : '',
       ),
@@ -360,6 +371,9 @@ export function undoRelease(plan: ReleasePlan, result: 'failed' | 'interrupted')
                 `  cd ${quote(plan.root)}; branch=$(git symbolic-ref -q --short HEAD || true)`,
                 `  if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" ${quote(plan.previous)}; else git -c advice.detachedHead=false checkout -q --detach ${quote(plan.previous)}; fi`,
                 `  outcome=${quote(`rolled back: the working tree is at ${plan.previous.slice(0, 12)} again`)}`,
+                // .venv still points at the failed commit's requirements.
+                `  REL=${quote(plan.root)}; APP="$REL"${plan.projectDir ? `/${quote(plan.projectDir)}` : ''}; PY=${quote(plan.python)}`,
+                virtualenv(plan),
                 restartAndReload(plan.goLive, plan.root, 'warn'),
               )
             : '  outcome="no previous commit recorded; the working tree stays at the new commit"',

@@ -117,6 +117,9 @@ export interface RollbackPlan {
   goLive: GoLiveSettings
   /** The JSON line for the release log. */
   record: Record<string, unknown>
+  /** In place: the releases whose virtualenvs the target and the live commit ran with. */
+  venvOf?: string
+  venvOfFrom?: string
 }
 
 function checkout(root: string, sha: string): Shell {
@@ -133,7 +136,7 @@ export function rollbackScript(plan: RollbackPlan): Shell {
   const live = plan.strategy === 'in-place' ? plan.root : `${plan.root}/current`
   const parts: [string, Shell][] = [
     ['proxy test', proxyTest(plan.goLive.proxy)],
-    ['switch', plan.strategy === 'in-place' ? checkout(plan.root, plan.to) : switchTo(plan.root, plan.to)],
+    ['switch', plan.strategy === 'in-place' ? lines(checkout(plan.root, plan.to), relinkVenv(plan.root, plan.venvOf)) : switchTo(plan.root, plan.to)],
     ['restart', restart(plan.goLive.restart, live)],
     ['proxy', testAndReload(plan.goLive.proxy)],
     ['health', plan.goLive.health ? healthCheck(plan.goLive.health) : ''],
@@ -142,10 +145,17 @@ export function rollbackScript(plan: RollbackPlan): Shell {
   return lines(...parts.filter(([, body]) => body !== '').map(([step, body]) => lines(stepMarker(step), body)))
 }
 
+/** In place, .venv follows the commit: point it back at the one the target ran with. */
+function relinkVenv(root: string, releaseId: string | undefined): Shell {
+  if (!releaseId) return ''
+  const file = `${layout(root).meta}/releases/${releaseId}/venv`
+  return `if [ -f ${quote(file)} ] && [ -d "$(cat ${quote(file)})" ]; then ln -sfn -- "$(cat ${quote(file)})" ${quote(`${root}/.venv`)}; fi`
+}
+
 /** After a failed rollback: back to where we were, restarted and reloaded. */
 export function undoRollback(plan: RollbackPlan): Shell {
   const live = plan.strategy === 'in-place' ? plan.root : `${plan.root}/current`
-  const back = plan.strategy === 'in-place' ? checkout(plan.root, plan.from) : switchTo(plan.root, plan.from)
+  const back = plan.strategy === 'in-place' ? lines(checkout(plan.root, plan.from), relinkVenv(plan.root, plan.venvOfFrom)) : switchTo(plan.root, plan.from)
   return lines(
     back,
     `echo ${quote(`outcome: back on ${plan.from}`)}`,

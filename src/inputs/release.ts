@@ -30,6 +30,7 @@ export const ReleaseInput = {
   HealthStatus: 'health-status',
   HealthText: 'health-text',
   HealthTimeout: 'health-timeout',
+  HealthCa: 'health-ca',
   LockTimeout: 'lock-timeout',
   BreakLock: 'break-lock',
   KeepReleases: 'keep-releases',
@@ -69,6 +70,8 @@ export interface HealthSettings {
   /** Text the body must contain. */
   text?: string
   timeoutMs: number
+  /** A CA certificate file on the server to trust for https (a self-signed staging site). */
+  ca?: string
 }
 
 /** What going live needs; shared by release and rollback. */
@@ -174,6 +177,7 @@ export function getGoLiveSettings(source: InputSource): GoLiveSettings {
           status: parseInteger(source.get(ReleaseInput.HealthStatus), d(ReleaseInput.HealthStatus), 200, 100, 599),
           text: source.get(ReleaseInput.HealthText),
           timeoutMs: parseDuration(source.get(ReleaseInput.HealthTimeout), d(ReleaseInput.HealthTimeout), 60_000),
+          ca: parseRemotePath(source.get(ReleaseInput.HealthCa), d(ReleaseInput.HealthCa)),
         }
       : undefined,
   }

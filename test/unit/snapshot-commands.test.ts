@@ -13,6 +13,7 @@ import { pruneSnapshotsScript } from '../../src/commands/snapshot/list'
 import { mariadbDump, mycnfFunction } from '../../src/commands/snapshot/mariadb'
 import { postgresDump } from '../../src/commands/snapshot/postgres'
 import { chooseContainerCli, runtimeFunctions } from '../../src/commands/snapshot/runtime'
+import { listingFunction } from '../../src/commands/snapshot/checksums'
 import { itemFileBase, snapshotScript } from '../../src/commands/snapshot/snapshot'
 import { sqliteDump } from '../../src/commands/snapshot/sqlite'
 import type { DbTarget } from '../../src/commands/snapshot/types'
@@ -197,8 +198,8 @@ describe('the snapshot script, run by local bash', () => {
     // What a restore drill compares against: rows of the backup, a fingerprint of the archive.
     expect(manifest.items[0]).toMatchObject({ tableSums: 'slipway-rows-1', tables: [{ table: 't', rows: 3, checksum: expect.stringMatching(/^[0-9a-f]{64}$/) }] })
     const listingFile = join(dir, '02-volume-media.files')
-    expect(manifest.items[1].listing).toEqual({ file: '02-volume-media.files', bytes: statSync(listingFile).size, sha256: createHash('sha256').update(readFileSync(listingFile)).digest('hex'), entries: 5 })
-    expect(readFileSync(listingFile, 'utf8')).toContain('entry lrwxrwxrwx ./link -> sub dir/')
+    expect(manifest.items[1].listing).toEqual({ file: '02-volume-media.files', bytes: statSync(listingFile).size, sha256: createHash('sha256').update(readFileSync(listingFile)).digest('hex'), entries: 4 })
+    expect(readFileSync(listingFile, 'utf8')).toContain('entry lrwxrwxrwx link -> sub dir/')
 
     const restored = join(app.root, 'restored.sqlite3')
     spawnSync('bash', ['-c', `gzip -dc < "${dir}/01-sqlite-db.sqlite3.gz" > "${restored}"`])
@@ -368,5 +369,24 @@ describe('manifest', () => {
   })
   it('refuses a manifest found in another directory than its id', () => {
     expect(() => parseManifest(manifest(), '20260102T000000Z')).toThrow("manifest id '20260101T000000Z-nightly' does not match its directory '20260102T000000Z'")
+  })
+})
+
+describe('snap_listing', () => {
+  it('describes a volume the same whether tar wrote ./names and a root entry or bare names (podman volume export)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'listing-'))
+    mkdirSync(join(dir, 'vol/notes'), { recursive: true })
+    writeFileSync(join(dir, 'vol/notes/1.txt'), 'one\n')
+    symlinkSync('notes/1.txt', join(dir, 'vol/latest'))
+    const listing = (tarArgs: string) =>
+      spawnSync('bash', ['-c', `set -euo pipefail\n${listingFunction()}\ntar ${tarArgs} | snap_listing`], { encoding: 'utf8', cwd: join(dir, 'vol') }).stdout
+    const dotted = listing('-cf - .')
+    const bare = listing('-cf - notes latest')
+    expect(dotted).toBe(bare)
+    expect(dotted).toContain('entry lrwxrwxrwx latest -> notes/1.txt')
+    expect(dotted).toMatch(/^sha256 [0-9a-f]{64} notes\/1\.txt$/m)
+    // A changed file is still a different listing.
+    writeFileSync(join(dir, 'vol/notes/1.txt'), 'uno\n')
+    expect(listing('-cf - .')).not.toBe(bare)
   })
 })

@@ -154,6 +154,10 @@ export function snapshotScript(plan: SnapshotPlan, env: Record<string, string> =
     "trap 'exit 143' TERM HUP INT",
     'mkdir -p -- "$snap_dir"',
     'chmod 0700 -- "$snap_dir"',
+    // An app run from a git working tree (strategy: in-place) must not see its
+    // snapshots as untracked files.
+    'snap_git=$(dirname -- "$snap_dir")/.git',
+    'if [ -d "$snap_git/info" ] && ! grep -qxF /snapshots "$snap_git/info/exclude" 2>/dev/null; then echo /snapshots >> "$snap_git/info/exclude"; fi',
     // We hold the app lock: anything temporary in here is left from a run that died.
     'for d in "$snap_dir"/.tmp-* "$snap_dir"/.deleting-*; do [ -e "$d" ] || continue; snap_say "removing ${d##*/}, left by an interrupted run"; rm -rf -- "$d"; done',
     'snap_epoch=$(date -u +%s)',
