@@ -8,3 +8,5 @@ cd "$(dirname "$0")/.."
 [ -f dist/run/index.js ] || npm run build
 npx vitest run --project unit
 npx vitest run --project integration "$@"
+# The three server shapes our users run, end to end (examples/).
+npx vitest run --project e2e

@@ -30,7 +30,7 @@ packages() {
   local need=() p
   for p in openssh-server openssh-client sudo git zstd sqlite3 nginx python3-django gunicorn python3-daphne \
     python3-psycopg2 python3-mysqldb python3-venv python3-pip podman runc busybox-static iproute2 procps \
-    postgresql-client mariadb-client curl caddy apache2 psmisc; do
+    postgresql-client mariadb-client curl caddy apache2 psmisc redis-server redis-tools; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -178,6 +178,13 @@ setup_mariadb() {
     grant all on *.* to 'deploy'@'localhost' with grant option;"
 }
 
+setup_redis() {
+  # node-svc machines start Redis before the session; a stopped one is started the same way.
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-cli ping >/dev/null 2>&1 ||
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+}
+
 nginx_server() {
   local d="$STATE/nginx"
   install -d -m 0755 "$d" "$d/sites" "$d/logs"
@@ -230,6 +237,7 @@ start_sshd main '' 127.0.0.1 2222 "$STATE/keys/host_ed25519"
 for n in $(seq 1 "$HOSTS"); do netns_host "$n"; done
 setup_postgres
 setup_mariadb
+setup_redis
 nginx_server
 podman_setup
 
