@@ -49405,12 +49405,13 @@ const shell_1 = __nccwpck_require__(4800);
 /** Retry until the URL answers the expected status (and text) or the deadline passes. */
 function healthCheck(h) {
     const seconds = Math.max(1, Math.ceil(h.timeoutMs / 1000));
-    return (0, shell_1.lines)(`url=${(0, shell_1.quote)(h.url)}; want=${h.status}; text=${(0, shell_1.quote)(h.text ?? '')}`, 'body=$(mktemp)', (0, script_1.atExit)('rm -f "$body"'), 'fetch() {', '  if command -v curl >/dev/null 2>&1; then', '    curl -sS -o "$body" -w \'%{http_code}\' --max-time 10 "$url" 2>"$body.err" || { cat "$body.err" > "$body"; echo 000; }', '    rm -f "$body.err"', '  else', `    python3 -c 'import sys,urllib.request,urllib.error
+    return (0, shell_1.lines)(`url=${(0, shell_1.quote)(h.url)}; want=${h.status}; text=${(0, shell_1.quote)(h.text ?? '')}; ca=${(0, shell_1.quote)(h.ca ?? '')}`, 'body=$(mktemp)', (0, script_1.atExit)('rm -f "$body"'), 'fetch() {', '  if command -v curl >/dev/null 2>&1; then', '    curl -sS -o "$body" -w \'%{http_code}\' --max-time 10 ${ca:+--cacert "$ca"} "$url" 2>"$body.err" || { cat "$body.err" > "$body"; echo 000; }', '    rm -f "$body.err"', '  else', `    python3 -c 'import sys,ssl,urllib.request,urllib.error
 try:
-  r=urllib.request.urlopen(sys.argv[1],timeout=10); c=r.status; b=r.read()
+  ctx=ssl.create_default_context(cafile=sys.argv[3] or None)
+  r=urllib.request.urlopen(sys.argv[1],timeout=10,context=ctx); c=r.status; b=r.read()
 except urllib.error.HTTPError as e: c=e.code; b=e.read()
 except Exception as e: c=0; b=str(e).encode()
-open(sys.argv[2],"wb").write(b); print("%03d"%c)' "$url" "$body"`, '  fi', '}', `deadline=$((SECONDS + ${seconds})); attempt=0`, 'while :; do', '  attempt=$((attempt + 1)); code=$(fetch)', '  if [ "$code" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" "$body"; }; then', '    echo "health: $url answered $code after $attempt attempt(s)"; break', '  fi', '  if [ "$SECONDS" -ge "$deadline" ]; then', `    echo "health check failed: $url answered $code (expected $want\${text:+ with text '$text'}) after $attempt attempt(s) in ${seconds} s; body: $(head -c 300 "$body" | tr '\\n' ' ')" >&2`, '    exit 1', '  fi', '  sleep 1', 'done');
+open(sys.argv[2],"wb").write(b); print("%03d"%c)' "$url" "$body" "$ca"`, '  fi', '}', `deadline=$((SECONDS + ${seconds})); attempt=0`, 'while :; do', '  attempt=$((attempt + 1)); code=$(fetch)', '  if [ "$code" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" "$body"; }; then', '    echo "health: $url answered $code after $attempt attempt(s)"; break', '  fi', '  if [ "$SECONDS" -ge "$deadline" ]; then', `    echo "health check failed: $url answered $code (expected $want\${text:+ with text '$text'}) after $attempt attempt(s) in ${seconds} s; body: $(head -c 300 "$body" | tr '\\n' ' ')" >&2`, '    exit 1', '  fi', '  sleep 1', 'done');
 }
 
 
@@ -49537,7 +49538,11 @@ function proxyCommands(p) {
                 reload: sudo('caddy', 'reload', '--config', p.config ?? '/etc/caddy/Caddyfile'),
             }
             : p.kind === 'apache'
-                ? { test: sudo('apachectl', ...(p.config ? ['-f', p.config] : []), 'configtest'), reload: sudo('apachectl', ...(p.config ? ['-f', p.config] : []), 'graceful') }
+                ? // Debian's apachectl takes configtest/graceful only as its sole argument; with
+                    // a config file it passes the options through to httpd: -t and -k graceful.
+                    p.config
+                        ? { test: sudo('apachectl', '-f', p.config, '-t'), reload: sudo('apachectl', '-f', p.config, '-k', 'graceful') }
+                        : { test: sudo('apachectl', 'configtest'), reload: sudo('apachectl', 'graceful') }
                 : {};
     return { test: p.test ?? defaults.test, reload: p.reload ?? defaults.reload };
 }
@@ -49667,7 +49672,9 @@ function exportRelease(plan) {
     if (plan.strategy === 'in-place') {
         return (0, shell_1.lines)(
         // Tracked files only; untracked files (local_settings.py, media) stay as they are.
-        'cd "$ROOT"', 'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then echo "the working tree at $ROOT has uncommitted changes to tracked files; refusing to overwrite them" >&2; git status --short --untracked-files=no >&2; exit 1; fi', 'grep -qxF /.slipway .git/info/exclude 2>/dev/null || echo /.slipway >> .git/info/exclude', 'branch=$(git symbolic-ref -q --short HEAD || true)', 'if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" "$SHA"; else git -c advice.detachedHead=false checkout -q --detach "$SHA"; fi');
+        'cd "$ROOT"', 'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then echo "the working tree at $ROOT has uncommitted changes to tracked files; refusing to overwrite them" >&2; git status --short --untracked-files=no >&2; exit 1; fi', 
+        // What slipway keeps in the tree is not the project's: never untracked noise.
+        'for p in /.slipway /.venv /snapshots; do grep -qxF "$p" .git/info/exclude 2>/dev/null || echo "$p" >> .git/info/exclude; done', 'branch=$(git symbolic-ref -q --short HEAD || true)', 'if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" "$SHA"; else git -c advice.detachedHead=false checkout -q --detach "$SHA"; fi');
     }
     const l = (0, layout_1.layout)(plan.root);
     return (0, shell_1.lines)(`mkdir -p -- ${(0, shell_1.quote)(l.releases)} ${(0, shell_1.quote)(l.shared)} ${(0, shell_1.quote)(l.venvs)}`, 'rm -rf -- "$REL"; mkdir -- "$REL"', `git --git-dir ${(0, shell_1.quote)(l.repo)} archive --format=tar "$SHA" | tar -x -C "$REL"`, 'printf "%s\\n" "$SHA" > "$REL/REVISION"');
@@ -49682,13 +49689,17 @@ function linkShared(plan) {
 function virtualenv(plan) {
     const venvs = plan.strategy === 'in-place' ? `${plan.root}/.slipway/venvs` : (0, layout_1.layout)(plan.root).venvs;
     const files = plan.requirements;
+    // Requirements files are named from the repository root. Without a name, the
+    // project's own requirements.txt wins over one at the root (manage.py in src/).
     const pick = files === undefined
-        ? 'reqs=(); [ -f requirements.txt ] && reqs=(requirements.txt)'
-        : (0, shell_1.lines)(`reqs=(${files.map(shell_1.quote).join(' ')})`, 'for f in "${reqs[@]}"; do [ -f "$f" ] || { echo "requirements file $f is not in the release ($APP)" >&2; exit 1; }; done');
-    return (0, shell_1.lines)('cd "$APP"', pick, 'if [ "${#reqs[@]}" -eq 0 ]; then echo "no requirements file: using $PY without a virtualenv"; else', 
+        ? (0, shell_1.lines)('reqs=()', `for c in ${[...(plan.projectDir ? [`${plan.projectDir}/requirements.txt`] : []), 'requirements.txt'].map(shell_1.quote).join(' ')}; do`, '  if [ -f "$c" ]; then reqs=("$c"); break; fi', 'done')
+        : (0, shell_1.lines)(`reqs=(${files.map(shell_1.quote).join(' ')})`, 'for f in "${reqs[@]}"; do [ -f "$f" ] || { echo "requirements file $f is not in the release ($REL)" >&2; exit 1; }; done');
+    return (0, shell_1.lines)('cd "$REL"', pick, 'if [ "${#reqs[@]}" -eq 0 ]; then echo "no requirements file: using $PY without a virtualenv"; else', 
     // One virtualenv per distinct set of requirements (and interpreter), shared by
     // every release that has the same ones: unchanged requirements install nothing.
-    `  key=$( { sha256sum "\${reqs[@]}"; "$PY" -c 'import sys; print(sys.version)'; echo ssp=${plan.systemSitePackages ? 1 : 0}; } | sha256sum | cut -c1-16)`, `  venv=${(0, shell_1.quote)(venvs)}/$key`, '  if [ -f "$venv/.slipway-complete" ]; then echo "reusing virtualenv $venv (requirements unchanged)"; else', '    rm -rf -- "$venv"; mkdir -p -- "$(dirname -- "$venv")"', `    "$PY" -m venv ${plan.systemSitePackages ? '--system-site-packages ' : ''}"$venv"`, '    args=(); for f in "${reqs[@]}"; do args+=(-r "$f"); done', '    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "${args[@]}"', '    touch "$venv/.slipway-complete"', '  fi', '  ln -sfn -- "$venv" "$REL/.venv"', 'fi', (0, django_1.releasePython)('"$REL"', plan.python));
+    `  key=$( { sha256sum "\${reqs[@]}"; "$PY" -c 'import sys; print(sys.version)'; echo ssp=${plan.systemSitePackages ? 1 : 0}; } | sha256sum | cut -c1-16)`, `  venv=${(0, shell_1.quote)(venvs)}/$key`, '  if [ -f "$venv/.slipway-complete" ]; then echo "reusing virtualenv $venv (requirements unchanged)"; else', '    rm -rf -- "$venv"; mkdir -p -- "$(dirname -- "$venv")"', `    "$PY" -m venv ${plan.systemSitePackages ? '--system-site-packages ' : ''}"$venv"`, '    args=(); for f in "${reqs[@]}"; do args+=(-r "$REL/$f"); done', 
+    // pip resolves ./local/paths inside a requirements file against the current directory.
+    '    (cd -- "$(dirname -- "${reqs[0]}")" && "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "${args[@]}")', '    touch "$venv/.slipway-complete"', '  fi', '  ln -sfn -- "$venv" "$REL/.venv"', 'fi', (0, django_1.releasePython)('"$REL"', plan.python));
 }
 function manage(args) {
     return `(cd "$APP" && "$PY" manage.py ${args})`;
@@ -49751,7 +49762,9 @@ function goLiveSteps(plan) {
         { step: 'after-switch', body: plan.afterSwitch ? userCommand(plan.afterSwitch, '"$REL"') : '' },
         {
             step: 'finish',
-            body: (0, shell_1.lines)(`touch ${(0, shell_1.quote)(`${p.meta}/complete`)}`, logRecord(plan, 'ok'), plan.strategy === 'releases' ? pruneReleases(plan.root, plan.keepReleases, plan.id, plan.previous) : ''),
+            body: (0, shell_1.lines)(`touch ${(0, shell_1.quote)(`${p.meta}/complete`)}`, 
+            // Which virtualenv this release ran with, so a rollback in place can relink it.
+            'if [ -L "$REL/.venv" ]; then readlink -- "$REL/.venv" > "$META/venv"; fi', logRecord(plan, 'ok'), plan.strategy === 'releases' ? pruneReleases(plan.root, plan.keepReleases, plan.id, plan.previous) : ''),
         },
     ];
 }
@@ -49784,7 +49797,9 @@ function undoRelease(plan, result) {
     const p = paths(plan);
     const restore = plan.strategy === 'in-place'
         ? (0, shell_1.lines)(`if [ "$(git -C ${(0, shell_1.quote)(plan.root)} rev-parse HEAD 2>/dev/null)" = ${(0, shell_1.quote)(plan.sha)} ] && [ ! -e ${(0, shell_1.quote)(`${p.meta}/complete`)} ]; then`, plan.previous
-            ? (0, shell_1.lines)(`  cd ${(0, shell_1.quote)(plan.root)}; branch=$(git symbolic-ref -q --short HEAD || true)`, `  if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" ${(0, shell_1.quote)(plan.previous)}; else git -c advice.detachedHead=false checkout -q --detach ${(0, shell_1.quote)(plan.previous)}; fi`, `  outcome=${(0, shell_1.quote)(`rolled back: the working tree is at ${plan.previous.slice(0, 12)} again`)}`, restartAndReload(plan.goLive, plan.root, 'warn'))
+            ? (0, shell_1.lines)(`  cd ${(0, shell_1.quote)(plan.root)}; branch=$(git symbolic-ref -q --short HEAD || true)`, `  if [ -n "$branch" ]; then git -c advice.detachedHead=false checkout -q -B "$branch" ${(0, shell_1.quote)(plan.previous)}; else git -c advice.detachedHead=false checkout -q --detach ${(0, shell_1.quote)(plan.previous)}; fi`, `  outcome=${(0, shell_1.quote)(`rolled back: the working tree is at ${plan.previous.slice(0, 12)} again`)}`, 
+            // .venv still points at the failed commit's requirements.
+            `  REL=${(0, shell_1.quote)(plan.root)}; APP="$REL"${plan.projectDir ? `/${(0, shell_1.quote)(plan.projectDir)}` : ''}; PY=${(0, shell_1.quote)(plan.python)}`, virtualenv(plan), restartAndReload(plan.goLive, plan.root, 'warn'))
             : '  outcome="no previous commit recorded; the working tree stays at the new commit"', 'fi')
         : (0, shell_1.lines)(`live=$(readlink ${(0, shell_1.quote)(`${plan.root}/current`)} 2>/dev/null || true)`, `if [ "$live" = ${(0, shell_1.quote)(`releases/${plan.id}`)} ] && [ ! -e ${(0, shell_1.quote)(`${p.meta}/complete`)} ]; then`, plan.previous
             ? (0, shell_1.lines)(`  if [ -d ${(0, shell_1.quote)(`${plan.root}/releases/${plan.previous}`)} ]; then`, switchTo(plan.root, plan.previous), `    outcome=${(0, shell_1.quote)(`rolled back: current is ${plan.previous} again`)}`, restartAndReload(plan.goLive, `${plan.root}/current`, 'warn'), '  else outcome="the previous release is gone; the failed release stays live"; fi')
@@ -50560,7 +50575,10 @@ function listingFunction() {
   pid=$!
   tee -- "$d/stream" | tar -tvf - --quoting-style=escape --numeric-owner | awk '{ p = $1; sub(/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, ""); print "entry " p " " $0 }' > "$d/entries"
   wait "$pid"
-  LC_ALL=C sort -- "$d/entries" "$d/hashes"
+  # Names as the volume sees them: podman volume export writes notes/1.txt, tar -C dir .
+  # writes ./notes/1.txt plus an entry for the root itself (whose mode is the
+  # extraction directory's), so strip ./ and drop the root to compare the two.
+  LC_ALL=C sort -- "$d/entries" "$d/hashes" | sed -e 's#^\(entry [^ ]* \)\./#\1#' -e 's#^\(sha256 [^ ]* \)\./#\1#' -e '/^entry [^ ]* \.\{0,1\}$/d' | LC_ALL=C sort
   rm -rf -- "$d"
 }`;
 }
@@ -51123,6 +51141,9 @@ function snapshotScript(plan, env = {}) {
     'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), volumeItems.length ? (0, shell_1.lines)((0, checksums_1.listingFunction)(), (0, checksums_1.listRecordFunction)()) : '', 'snap_extra=', `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
     // Chain to an EXIT trap set before us (the app lock registers work that way).
     'eval "set -- $(trap -p EXIT)"; snap_prev_exit=${3:-}', 'snap_cleanup() {', '  local rc=$?', '  snap_start_containers || true', '  if [ -z "$snap_done" ] && [ -n "$snap_tmp" ] && [ -d "$snap_tmp" ]; then rm -rf -- "$snap_tmp"; snap_say "removed the incomplete snapshot"; fi', '  rm -rf -- "$snap_work"', '  if [ "$rc" -ne 0 ]; then snap_say "snapshot failed while: $snap_current"; fi', '  eval "$snap_prev_exit"', '}', "trap 'snap_cleanup' EXIT", "trap 'exit 143' TERM HUP INT", 'mkdir -p -- "$snap_dir"', 'chmod 0700 -- "$snap_dir"', 
+    // An app run from a git working tree (strategy: in-place) must not see its
+    // snapshots as untracked files.
+    'snap_git=$(dirname -- "$snap_dir")/.git', 'if [ -d "$snap_git/info" ] && ! grep -qxF /snapshots "$snap_git/info/exclude" 2>/dev/null; then echo /snapshots >> "$snap_git/info/exclude"; fi', 
     // We hold the app lock: anything temporary in here is left from a run that died.
     'for d in "$snap_dir"/.tmp-* "$snap_dir"/.deleting-*; do [ -e "$d" ] || continue; snap_say "removing ${d##*/}, left by an interrupted run"; rm -rf -- "$d"; done', 'snap_epoch=$(date -u +%s)', 'snap_id=$(date -u -d "@$snap_epoch" +%Y%m%dT%H%M%SZ)${snap_label:+-$snap_label}', 
     // Two snapshots within one second: wait for the next one rather than collide.
@@ -52263,6 +52284,7 @@ exports.SETTINGS = {
     'health-status': { kind: 'integer', actions: GOING_LIVE },
     'health-text': { kind: 'string', actions: GOING_LIVE },
     'health-timeout': { kind: 'duration', actions: GOING_LIVE },
+    'health-ca': { kind: 'string', actions: GOING_LIVE },
     'dry-run': { kind: 'boolean', actions: ['release', 'rollback'], perRun: 'a dry run left in the file would make every release a silent no-op' },
     force: { kind: 'boolean', actions: GOING_LIVE, perRun: 'it overrides a safety check for one run' },
     // Restore and rollback (issue 5). `snapshot` is an id for restore and true/false for

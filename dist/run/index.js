@@ -50555,6 +50555,7 @@ exports.SETTINGS = {
     'health-status': { kind: 'integer', actions: GOING_LIVE },
     'health-text': { kind: 'string', actions: GOING_LIVE },
     'health-timeout': { kind: 'duration', actions: GOING_LIVE },
+    'health-ca': { kind: 'string', actions: GOING_LIVE },
     'dry-run': { kind: 'boolean', actions: ['release', 'rollback'], perRun: 'a dry run left in the file would make every release a silent no-op' },
     force: { kind: 'boolean', actions: GOING_LIVE, perRun: 'it overrides a safety check for one run' },
     // Restore and rollback (issue 5). `snapshot` is an id for restore and true/false for

@@ -49753,7 +49753,10 @@ function listingFunction() {
   pid=$!
   tee -- "$d/stream" | tar -tvf - --quoting-style=escape --numeric-owner | awk '{ p = $1; sub(/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, ""); print "entry " p " " $0 }' > "$d/entries"
   wait "$pid"
-  LC_ALL=C sort -- "$d/entries" "$d/hashes"
+  # Names as the volume sees them: podman volume export writes notes/1.txt, tar -C dir .
+  # writes ./notes/1.txt plus an entry for the root itself (whose mode is the
+  # extraction directory's), so strip ./ and drop the root to compare the two.
+  LC_ALL=C sort -- "$d/entries" "$d/hashes" | sed -e 's#^\(entry [^ ]* \)\./#\1#' -e 's#^\(sha256 [^ ]* \)\./#\1#' -e '/^entry [^ ]* \.\{0,1\}$/d' | LC_ALL=C sort
   rm -rf -- "$d"
 }`;
 }
@@ -50316,6 +50319,9 @@ function snapshotScript(plan, env = {}) {
     'exec 3>&1 1>&2', (0, runtime_1.runtimeFunctions)(), (0, mariadb_1.mycnfFunction)(), volumeItems.length ? (0, shell_1.lines)((0, checksums_1.listingFunction)(), (0, checksums_1.listRecordFunction)()) : '', 'snap_extra=', `snap_dir=${(0, shell_1.quote)(plan.dir)}`, `snap_label=${(0, shell_1.quote)(plan.label ?? '')}`, 'snap_current=prepare', 'snap_work=$(mktemp -d)', 'snap_tmp=', 'snap_done=', 'snap_stopped=()', 'snap_start_containers() { :; }', stopping ? (0, runtime_1.containerStopStart)(plan.stopContainers) : '', 
     // Chain to an EXIT trap set before us (the app lock registers work that way).
     'eval "set -- $(trap -p EXIT)"; snap_prev_exit=${3:-}', 'snap_cleanup() {', '  local rc=$?', '  snap_start_containers || true', '  if [ -z "$snap_done" ] && [ -n "$snap_tmp" ] && [ -d "$snap_tmp" ]; then rm -rf -- "$snap_tmp"; snap_say "removed the incomplete snapshot"; fi', '  rm -rf -- "$snap_work"', '  if [ "$rc" -ne 0 ]; then snap_say "snapshot failed while: $snap_current"; fi', '  eval "$snap_prev_exit"', '}', "trap 'snap_cleanup' EXIT", "trap 'exit 143' TERM HUP INT", 'mkdir -p -- "$snap_dir"', 'chmod 0700 -- "$snap_dir"', 
+    // An app run from a git working tree (strategy: in-place) must not see its
+    // snapshots as untracked files.
+    'snap_git=$(dirname -- "$snap_dir")/.git', 'if [ -d "$snap_git/info" ] && ! grep -qxF /snapshots "$snap_git/info/exclude" 2>/dev/null; then echo /snapshots >> "$snap_git/info/exclude"; fi', 
     // We hold the app lock: anything temporary in here is left from a run that died.
     'for d in "$snap_dir"/.tmp-* "$snap_dir"/.deleting-*; do [ -e "$d" ] || continue; snap_say "removing ${d##*/}, left by an interrupted run"; rm -rf -- "$d"; done', 'snap_epoch=$(date -u +%s)', 'snap_id=$(date -u -d "@$snap_epoch" +%Y%m%dT%H%M%SZ)${snap_label:+-$snap_label}', 
     // Two snapshots within one second: wait for the next one rather than collide.
@@ -51364,6 +51370,7 @@ exports.SETTINGS = {
     'health-status': { kind: 'integer', actions: GOING_LIVE },
     'health-text': { kind: 'string', actions: GOING_LIVE },
     'health-timeout': { kind: 'duration', actions: GOING_LIVE },
+    'health-ca': { kind: 'string', actions: GOING_LIVE },
     'dry-run': { kind: 'boolean', actions: ['release', 'rollback'], perRun: 'a dry run left in the file would make every release a silent no-op' },
     force: { kind: 'boolean', actions: GOING_LIVE, perRun: 'it overrides a safety check for one run' },
     // Restore and rollback (issue 5). `snapshot` is an id for restore and true/false for
