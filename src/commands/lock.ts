@@ -91,7 +91,12 @@ export function guardianScript(o: GuardianOptions): Shell {
     '  if [ "$rc" -gt 128 ]; then if ours; then touch -- "$lock/heartbeat"; fi; continue; fi',
     '  break',
     'done',
-    // The runner is gone while holding the lock.
+    // The runner is gone while holding the lock. Nobody reads our stdout any more: a
+    // write to it would kill us with SIGPIPE halfway through the recovery, so from here
+    // on everything goes to a log beside the lock.
+    'trap "" PIPE',
+    'exec >>"$meta/recovery.log" 2>&1',
+    'echo "$(date -u +%FT%TZ) connection to the runner lost while holding the lock; recovering"',
     'ours || exit 0',
     // Each registered file is named after a process group; a group is gone when
     // kill -0 finds no member (a step that exec'd another program leaves its file).

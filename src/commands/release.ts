@@ -67,6 +67,10 @@ export interface ProbeResult {
   git: boolean
   /** in-place: the working tree has changes to tracked files. */
   dirty: boolean
+  /** The live release finished (releases strategy); false after a crash mid-release. */
+  currentComplete: boolean
+  /** The newest release that finished. */
+  lastComplete: string
   branch: string
 }
 
@@ -88,8 +92,13 @@ export function probe(plan: Pick<ReleasePlan, 'root' | 'strategy' | 'sha' | 'sha
           'fi',
         )
       : lines(
-          'cur=$(readlink "$ROOT/current" 2>/dev/null || true); say current "${cur##*/}"',
+          'cur=$(readlink "$ROOT/current" 2>/dev/null || true); cur=${cur##*/}; say current "$cur"',
           'say current_sha "$(cat "$ROOT/current/REVISION" 2>/dev/null || true)"',
+          // A release that went live but never finished (the server died mid-release)
+          // is not a release to keep, nor one to go back to.
+          // (Only releases slipway made have a record; one made by other means counts as finished.)
+          'if [ -n "$cur" ] && [ -d "$ROOT/.slipway/releases/$cur" ] && [ ! -e "$ROOT/.slipway/releases/$cur/complete" ]; then say current_complete no; else say current_complete yes; fi',
+          `for r in $(ls -1 "$ROOT/releases" 2>/dev/null | grep -E ${quote(RELEASE_ID.source)} | sort -r); do [ -e "$ROOT/.slipway/releases/$r/complete" ] && { say last_complete "$r"; break; }; done; true`,
         ),
     `if git --git-dir "$GIT_DIR_" cat-file -e ${quote(plan.sha)}^{commit} 2>/dev/null; then say has_commit yes; else say has_commit no; fi`,
     'say haves "$(git --git-dir "$GIT_DIR_" for-each-ref --sort=-committerdate --count=30 --format="%(objectname)" 2>/dev/null | tr "\\n" " ")"',
@@ -99,7 +108,7 @@ export function probe(plan: Pick<ReleasePlan, 'root' | 'strategy' | 'sha' | 'sha
 }
 
 export function parseProbe(stdout: string): ProbeResult {
-  const r: ProbeResult = { current: '', currentSha: '', hasCommit: false, haves: [], missingShared: [], freeKb: 0, git: false, dirty: false, branch: '' }
+  const r: ProbeResult = { current: '', currentSha: '', hasCommit: false, haves: [], missingShared: [], freeKb: 0, git: false, dirty: false, branch: '', currentComplete: true, lastComplete: '' }
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=')
     if (eq < 0) continue
@@ -113,6 +122,8 @@ export function parseProbe(stdout: string): ProbeResult {
     else if (k === 'git') r.git = v === 'yes'
     else if (k === 'dirty') r.dirty = v === 'yes'
     else if (k === 'branch') r.branch = v
+    else if (k === 'current_complete') r.currentComplete = v === 'yes'
+    else if (k === 'last_complete') r.lastComplete = v
   }
   return r
 }

@@ -114,7 +114,12 @@ export function getSnapshotSettings(source: InputSource, secret: SecretSink): Sn
     throw new InputError(name(SnapshotInput.Label), `'${printable(labelText)}' is not a label`, 'Use up to 40 letters, digits, dots, dashes and underscores, starting with a letter or digit.')
   }
   const download = source.get(SnapshotInput.Download)?.trim()
-  if (download?.includes('\0')) throw new InputError(name(SnapshotInput.Download), 'contains a NUL byte')
+  // A local directory: refuse what no file system takes, before anything connects.
+  // eslint-disable-next-line no-control-regex
+  if (download !== undefined && /[\0-\x1f\x7f]/.test(download)) throw new InputError(name(SnapshotInput.Download), 'contains control characters')
+  if (download !== undefined && (Buffer.byteLength(download) > 4000 || download.split('/').some(part => Buffer.byteLength(part) > 255))) {
+    throw new InputError(name(SnapshotInput.Download), `'${printable(download)}' is too long for a directory name`)
+  }
 
   const keepText = source.get(SnapshotInput.Keep)
   return {

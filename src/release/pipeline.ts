@@ -47,7 +47,9 @@ export interface ReleaseContext {
 
 export function planFor(ctx: ReleaseContext, probed: ProbeResult, migrate: boolean): ReleasePlan {
   const s = ctx.settings
-  const previous = s.strategy === 'in-place' ? probed.currentSha : probed.current
+  // After a crash mid-release the live release may be one that never finished: going
+  // back means going to the last one that did.
+  const previous = s.strategy === 'in-place' ? probed.currentSha : probed.current && !probed.currentComplete ? probed.lastComplete : probed.current
   return {
     strategy: s.strategy,
     shared: s.shared,
@@ -147,7 +149,9 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
   return withLock(host, { kind: 'release', root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock }, reporter, async () => {
     const probed = await runProbe(host, ctx)
     const live = s.strategy === 'in-place' ? probed.currentSha : probed.current
-    if (probed.currentSha === ctx.sha && !s.force) {
+    if (s.strategy === 'releases' && probed.current && !probed.currentComplete) {
+      host.warn(`the live release ${probed.current} never finished (the server or the connection died mid-release); releasing again${probed.lastComplete ? `, with ${probed.lastComplete} as the one to go back to` : ''}`)
+    } else if (probed.currentSha === ctx.sha && !s.force) {
       host.log(`${ctx.sha.slice(0, 12)} is already live (${live}); nothing to do (force: true releases it again)`)
       return { changed: false, release: live, previous: live, sha: ctx.sha, migrations: [], bytesShipped: 0 }
     }

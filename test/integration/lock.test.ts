@@ -49,7 +49,9 @@ describe('app lock', () => {
   it('when the connection is lost, ends the work under the lock, runs the recovery and frees the lock', async () => {
     const root = freshAppDir('lock-lost')
     const a = await host()
-    await acquireLock(a.host, { kind: 'release', root, timeoutMs: 5_000, breakLock: false, recovery: `touch ${root}/recovered` }, a.reporter)
+    // A recovery that talks (restart commands do): nobody reads its output any more.
+    const recovery = `for i in $(seq 2000); do echo "recovery output line $i"; done\ntouch ${root}/recovered`
+    await acquireLock(a.host, { kind: 'release', root, timeoutMs: 5_000, breakLock: false, recovery }, a.reporter)
     // A long step under the lock, still running when the runner disappears.
     void a.host.step({ step: 'long', body: `exec -a slipway-lock-work-${process.pid} sleep 300` }).catch(() => undefined)
     await sleep(800)
@@ -60,6 +62,7 @@ describe('app lock', () => {
     for (let i = 0; i < 50 && existsSync(`${root}/.slipway/lock`); i++) await sleep(200)
     expect(existsSync(`${root}/.slipway/lock`)).toBe(false)
     expect(sh(`pgrep -f '^slipway-lock-work-${process.pid}' || true`).trim()).toBe('')
+    expect(sh(`tail -1 ${root}/.slipway/recovery.log`)).toContain('recovery output line 2000')
   })
 
   it('takes over a lock whose holder process is gone (reboot, killed) and says so', async () => {

@@ -151,6 +151,25 @@ describe('release', () => {
   })
 })
 
+describe('after a crash mid-release', () => {
+  it('a live release that never finished is released again, and the last finished one is the one to go back to', async () => {
+    const app = await newApp('crashed')
+    const v1 = await app.release('v1')
+    const v2 = await app.release('v2')
+    expect(v2.exitCode, v2.log).toBe(0)
+    // As if the server died after the switch, before the release finished.
+    sh(`rm ${app.root}/.slipway/releases/${v2.outputs.release}/complete`)
+    const again = await app.release('v2')
+    expect(again.exitCode, again.log).toBe(0)
+    expect(again.log).toContain(`the live release ${v2.outputs.release} never finished`)
+    expect(again.outputs.changed).toBe('true')
+    expect(again.outputs['previous-release']).toBe(v2.outputs.release)
+    expect(app.live()).toBe(`releases/${again.outputs.release}`)
+    // The release log names the finished one as previous, not the unfinished one.
+    expect(app.log().pop()).toMatchObject({ id: again.outputs.release, previous: v1.outputs.release, result: 'ok' })
+  })
+})
+
 describe('source: pull', () => {
   it('lets the server fetch the commit itself from repository, with no pack from the runner', async () => {
     const app = await newApp('pull')
