@@ -6,6 +6,18 @@ import type { Reporter } from '../report/reporter'
 
 export async function execute(reporter: Reporter, main: () => Promise<void>): Promise<void> {
   let failed = false
+  // If the event loop runs dry while main() still waits (a library that never calls
+  // back after a connection died), Node would exit 0 and a failed backup would look
+  // like a success. Until main() settles, exiting means failing, loudly.
+  process.exitCode = 1
+  let settled = false
+  const onBeforeExit = () => {
+    if (settled) return
+    settled = true
+    reporter.fail('slipway stopped before finishing: an operation was left waiting for an answer that can no longer come (most likely the connection was lost). Nothing it did is reported as done.')
+    void reporter.flush()
+  }
+  process.once('beforeExit', onBeforeExit)
   try {
     await main()
   } catch (err) {
@@ -18,5 +30,7 @@ export async function execute(reporter: Reporter, main: () => Promise<void>): Pr
   } catch (err) {
     reporter.warning(`could not write the job summary: ${describeError(err)}`)
   }
-  if (failed) process.exitCode = 1
+  settled = true
+  process.removeListener('beforeExit', onBeforeExit)
+  process.exitCode = failed ? 1 : 0
 }

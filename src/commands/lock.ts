@@ -34,6 +34,8 @@ export interface GuardianOptions {
 export function guardianScript(o: GuardianOptions): Shell {
   const beat = o.heartbeatSeconds ?? 5
   return lines(
+    // Everything the lock holds (holder, token, recovery.sh) is for the deploy user only.
+    'umask 077',
     `lock=${quote(o.lockDir)}`,
     'meta=$(dirname -- "$lock")',
     // 0700 and owned by the deploy user: another local user can neither read the
@@ -61,6 +63,12 @@ export function guardianScript(o: GuardianOptions): Shell {
     '  other=$(cat "$lock/holder" 2>/dev/null) || other=unknown',
     '  if ! holder_alive; then',
     '    event "dead $other"',
+    // Its runner and its guardian died together (a reboot, kill -9): do what that
+    // guardian would have done, e.g. put back the release it left half-made.
+    '    if [ -f "$lock/recovery.sh" ]; then',
+    '      event "recovering $other"',
+    '      { echo "$(date -u +%FT%TZ) recovering after $other"; bash "$lock/recovery.sh"; } </dev/null >>"$meta/recovery.log" 2>&1 || event "recovery-failed $other"',
+    '    fi',
     '    take_over',
     '    continue',
     '  fi',

@@ -102,6 +102,10 @@ export async function acquireLock(host: Host, options: LockOptions, reporter: Re
         host.log(`waiting for the app lock, held by ${describeHolder(rest.join(' '))} (lock-timeout ${formatDuration(options.timeoutMs)})`)
       } else if (kind === 'dead') {
         host.warn(`the app lock was left behind by ${describeHolder(rest.join(' '))}, whose process is gone (lost connection or reboot); taking it over`)
+      } else if (kind === 'recovering') {
+        host.warn(`running the recovery that run left behind (see ${layout(options.root).meta}/recovery.log)`)
+      } else if (kind === 'recovery-failed') {
+        host.warn(`the recovery left behind by ${describeHolder(rest.join(' '))} failed; see ${layout(options.root).meta}/recovery.log`)
       } else if (kind === 'broken') {
         host.warn(`breaking the app lock held by ${describeHolder(rest.join(' '))} (break-lock: true)`)
       } else if (kind === 'stale') {

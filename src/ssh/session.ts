@@ -88,6 +88,9 @@ export class Session {
   private sftpChannel?: Promise<SFTPWrapper>
   private readonly inFlight = new Set<(err: Error) => void>()
   private closing = false
+  private rejectLost!: (err: Error) => void
+  /** Rejects when the connection is lost; for operations ssh2 itself never fails (SFTP). */
+  readonly lostConnection: Promise<never> = new Promise<never>((_, reject) => (this.rejectLost = reject))
 
   private constructor(
     readonly host: HostSpec,
@@ -95,6 +98,7 @@ export class Session {
     /** How the host key was accepted, and its fingerprint. */
     readonly hostKey: Extract<HostKeyVerdict, { ok: true }>,
   ) {
+    this.lostConnection.catch(() => undefined)
     client.on('close', () => this.onLost(new Error('the connection closed')))
     client.on('error', err => this.onLost(err))
   }
@@ -179,6 +183,7 @@ export class Session {
     if (this.lost || this.closing) return
     this.lost = err
     for (const abort of this.inFlight) abort(err)
+    this.rejectLost(this.lostError())
   }
 
   private channel(): Promise<ClientChannel> {
@@ -189,7 +194,7 @@ export class Session {
     )
   }
 
-  private lostError(during?: string): SshError {
+  lostError(during?: string): SshError {
     const why = this.lost?.message ?? 'unknown reason'
     return new SshError(
       this.host.label,

@@ -41,6 +41,11 @@ export function sha256File(path: string): Promise<string> {
   })
 }
 
+/** A transfer, or the connection's loss, whichever comes first. */
+function raceLoss<T>(session: Session, transfer: Promise<T>): Promise<T> {
+  return Promise.race([transfer, session.lostConnection])
+}
+
 function stat(sftp: SFTPWrapper, path: string): Promise<number> {
   return new Promise((resolve, reject) => sftp.stat(path, (err, s) => (err ? reject(err) : resolve(s.size))))
 }
@@ -57,7 +62,8 @@ export async function download(session: Session, remotePath: string, localPath: 
     throw new SlipwayError(`${session.host.label}: cannot read ${remotePath} over SFTP: ${(err as Error).message}`)
   }
   try {
-    await new Promise<void>((resolve, reject) =>
+    // fastGet never calls back when the connection dies under it: race the loss.
+    await raceLoss(session, new Promise<void>((resolve, reject) =>
       sftp.fastGet(
         remotePath,
         partial,
@@ -69,7 +75,7 @@ export async function download(session: Session, remotePath: string, localPath: 
         },
         err => (err ? reject(err) : resolve()),
       ),
-    )
+    ))
     session.ensureAlive(`download ${remotePath}`)
     // fastGet writes chunks out of order, so the file is hashed once it is complete.
     const sha256 = await sha256File(partial)
@@ -102,7 +108,7 @@ export async function upload(session: Session, localPath: string, remotePath: st
   const partial = `${remotePath}.partial`
   let bytes = 0
   try {
-    await new Promise<void>((resolve, reject) =>
+    await raceLoss(session, new Promise<void>((resolve, reject) =>
       sftp.fastPut(
         localPath,
         partial,
@@ -117,7 +123,7 @@ export async function upload(session: Session, localPath: string, remotePath: st
         },
         err => (err ? reject(err) : resolve()),
       ),
-    )
+    ))
   } catch (err) {
     await removeRemote(session, partial)
     throw new SlipwayError(`${session.host.label}: uploading to ${remotePath} failed: ${(err as Error).message}`)

@@ -67,10 +67,14 @@ describe('app lock', () => {
 
   it('takes over a lock whose holder process is gone (reboot, killed) and says so', async () => {
     const root = freshAppDir('lock-dead')
-    sh(`install -d -o deploy -m 700 ${root}/.slipway ${root}/.slipway/lock && echo 999999 > ${root}/.slipway/lock/pid && cat /proc/sys/kernel/random/boot_id > ${root}/.slipway/lock/boot && echo '{"kind":"release","actor":"ghost"}' > ${root}/.slipway/lock/holder && chown -R deploy ${root}/.slipway`)
+    sh(`install -d -o deploy -m 700 ${root}/.slipway ${root}/.slipway/lock && echo 999999 > ${root}/.slipway/lock/pid && cat /proc/sys/kernel/random/boot_id > ${root}/.slipway/lock/boot && echo '{"kind":"release","actor":"ghost"}' > ${root}/.slipway/lock/holder && echo 'echo undoing the ghost release; touch ${root}/ghost-recovered' > ${root}/.slipway/lock/recovery.sh && chown -R deploy ${root}/.slipway`)
     const a = await host()
     await withLock(a.host, { kind: 'release', root, timeoutMs: 5_000, breakLock: false }, a.reporter, async () => undefined)
     expect(a.reporter.text).toMatch(/left behind by release by ghost .*process is gone/)
+    // What the dead holder's guardian never got to do is done before taking over.
+    expect(existsSync(`${root}/ghost-recovered`)).toBe(true)
+    expect(readFileSync(`${root}/.slipway/recovery.log`, 'utf8')).toContain('undoing the ghost release')
+    expect(sh(`stat -c %a ${root}/.slipway/lock.log 2>/dev/null || echo none`).trim()).not.toBe('644')
   })
 
   it('reports a live but silent holder as stale, and breaks it only with break-lock', async () => {
