@@ -20,6 +20,19 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          // Brings up 20 namespace hosts on top of the integration server, and writes
+          // test/faults/REPORT.md from every case's result when the run ends.
+          globalSetup: ['test/faults/setup.ts'],
+          // Faults are injected into one shared server: one file at a time.
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           // The same real server as the integration tests; each file is one server

@@ -30,7 +30,7 @@ packages() {
   local need=() p
   for p in openssh-server openssh-client sudo git zstd sqlite3 nginx python3-django gunicorn python3-daphne \
     python3-psycopg2 python3-mysqldb python3-venv python3-pip podman runc busybox-static iproute2 procps \
-    postgresql-client mariadb-client curl caddy apache2 psmisc redis-server redis-tools; do
+    postgresql-client mariadb-client curl caddy apache2 psmisc redis-server redis-tools time; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
