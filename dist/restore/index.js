@@ -49213,6 +49213,19 @@ exports.execute = execute;
 const errors_1 = __nccwpck_require__(2287);
 async function execute(reporter, main) {
     let failed = false;
+    // If the event loop runs dry while main() still waits (a library that never calls
+    // back after a connection died), Node would exit 0 and a failed backup would look
+    // like a success. Until main() settles, exiting means failing, loudly.
+    process.exitCode = 1;
+    let settled = false;
+    const onBeforeExit = () => {
+        if (settled)
+            return;
+        settled = true;
+        reporter.fail('slipway stopped before finishing: an operation was left waiting for an answer that can no longer come (most likely the connection was lost). Nothing it did is reported as done.');
+        void reporter.flush();
+    };
+    process.once('beforeExit', onBeforeExit);
     try {
         await main();
     }
@@ -49228,8 +49241,9 @@ async function execute(reporter, main) {
     catch (err) {
         reporter.warning(`could not write the job summary: ${(0, errors_1.describeError)(err)}`);
     }
-    if (failed)
-        process.exitCode = 1;
+    settled = true;
+    process.removeListener('beforeExit', onBeforeExit);
+    process.exitCode = failed ? 1 : 0;
 }
 
 
@@ -49480,19 +49494,26 @@ const shell_1 = __nccwpck_require__(4800);
 exports.LOCK_EVENT = 'slipway-lock';
 function guardianScript(o) {
     const beat = o.heartbeatSeconds ?? 5;
-    return (0, shell_1.lines)(`lock=${(0, shell_1.quote)(o.lockDir)}`, 'meta=$(dirname -- "$lock")', 
+    return (0, shell_1.lines)(
+    // Everything the lock holds (holder, token, recovery.sh) is for the deploy user only.
+    'umask 077', `lock=${(0, shell_1.quote)(o.lockDir)}`, 'meta=$(dirname -- "$lock")', 
     // 0700 and owned by the deploy user: another local user can neither read the
     // holder nor create the lock directory to block or hijack releases.
     'mkdir -p -- "$meta" && chmod 0700 -- "$meta"', `holder=${(0, shell_1.quote)(o.holder)}`, `token=${(0, shell_1.quote)(o.token)}`, 'boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)', `event() { printf '${exports.LOCK_EVENT}:%s\\n' "$*"; }`, 
     // Alive = same boot and the recorded guardian process still exists. A lock made a
     // moment ago may not have its pid file yet; give it 10 seconds.
-    'holder_alive() {', '  local pid b age', '  pid=$(cat "$lock/pid" 2>/dev/null) || pid=', '  b=$(cat "$lock/boot" 2>/dev/null) || b=', '  if [ -z "$pid" ]; then age=$(( $(date +%s) - $(stat -c %Y "$lock" 2>/dev/null || date +%s) )); [ "$age" -lt 10 ]; return; fi', '  [ "$b" = "$boot" ] && kill -0 "$pid" 2>/dev/null', '}', 'heartbeat_age() { echo $(( $(date +%s) - $(stat -c %Y "$lock/heartbeat" 2>/dev/null || stat -c %Y "$lock" 2>/dev/null || date +%s) )); }', 'take_over() { local to="$lock.broken.$(date +%s).$$"; mv -T -- "$lock" "$to" 2>/dev/null && rm -rf -- "$to"; }', 'waited_for=', 'start=$SECONDS', `deadline=$((SECONDS + ${o.timeoutSeconds}))`, 'while ! mkdir -- "$lock" 2>/dev/null; do', '  other=$(cat "$lock/holder" 2>/dev/null) || other=unknown', '  if ! holder_alive; then', '    event "dead $other"', '    take_over', '    continue', '  fi', `  if [ "$(heartbeat_age)" -gt ${o.staleSeconds} ]; then`, o.breakLock ? '    event "broken $other"; take_over; continue' : '    event "stale $(heartbeat_age) $other"', '  fi', '  if [ "$waited_for" != "$other" ]; then event "waiting $other"; waited_for=$other; fi', '  if [ "$SECONDS" -ge "$deadline" ]; then event "timeout $other"; exit 75; fi', '  sleep 1', 'done', 
+    'holder_alive() {', '  local pid b age', '  pid=$(cat "$lock/pid" 2>/dev/null) || pid=', '  b=$(cat "$lock/boot" 2>/dev/null) || b=', '  if [ -z "$pid" ]; then age=$(( $(date +%s) - $(stat -c %Y "$lock" 2>/dev/null || date +%s) )); [ "$age" -lt 10 ]; return; fi', '  [ "$b" = "$boot" ] && kill -0 "$pid" 2>/dev/null', '}', 'heartbeat_age() { echo $(( $(date +%s) - $(stat -c %Y "$lock/heartbeat" 2>/dev/null || stat -c %Y "$lock" 2>/dev/null || date +%s) )); }', 'take_over() { local to="$lock.broken.$(date +%s).$$"; mv -T -- "$lock" "$to" 2>/dev/null && rm -rf -- "$to"; }', 'waited_for=', 'start=$SECONDS', `deadline=$((SECONDS + ${o.timeoutSeconds}))`, 'while ! mkdir -- "$lock" 2>/dev/null; do', '  other=$(cat "$lock/holder" 2>/dev/null) || other=unknown', '  if ! holder_alive; then', '    event "dead $other"', 
+    // Its runner and its guardian died together (a reboot, kill -9): do what that
+    // guardian would have done, e.g. put back the release it left half-made.
+    '    if [ -f "$lock/recovery.sh" ]; then', '      event "recovering $other"', '      { echo "$(date -u +%FT%TZ) recovering after $other"; bash "$lock/recovery.sh"; } </dev/null >>"$meta/recovery.log" 2>&1 || event "recovery-failed $other"', '    fi', '    take_over', '    continue', '  fi', `  if [ "$(heartbeat_age)" -gt ${o.staleSeconds} ]; then`, o.breakLock ? '    event "broken $other"; take_over; continue' : '    event "stale $(heartbeat_age) $other"', '  fi', '  if [ "$waited_for" != "$other" ]; then event "waiting $other"; waited_for=$other; fi', '  if [ "$SECONDS" -ge "$deadline" ]; then event "timeout $other"; exit 75; fi', '  sleep 1', 'done', 
     // Ours now. The guardian is this bash: its pid is what "alive" checks.
     'printf "%s\\n" "$holder" > "$lock/holder"', 'printf "%s\\n" "$token" > "$lock/token"', 'printf "%s\\n" "$$" > "$lock/pid"', 'printf "%s\\n" "$boot" > "$lock/boot"', 'mkdir -p -- "$lock/work"', 'touch -- "$lock/heartbeat"', 'if [ -n "$waited_for" ]; then printf \'{"time":"%s","holder":%s,"waited_for":%s,"waited_seconds":%s}\\n\' "$(date -u +%FT%TZ)" "$holder" "$waited_for" "$((SECONDS - start))" >> "$meta/lock.log"; fi', 'event acquired', 'ours() { [ "$(cat "$lock/token" 2>/dev/null)" = "$token" ]; }', 'while :; do', `  rc=0; IFS= read -r -t ${beat} line || rc=$?`, '  if [ "$rc" -eq 0 ]; then', '    if [ "$line" = release ]; then if ours; then rm -rf -- "$lock"; fi; event released; exit 0; fi', '    continue', '  fi', 
     // read exits above 128 on timeout: beat and wait again. Anything else is EOF.
     '  if [ "$rc" -gt 128 ]; then if ours; then touch -- "$lock/heartbeat"; fi; continue; fi', '  break', 'done', 
-    // The runner is gone while holding the lock.
-    'ours || exit 0', 
+    // The runner is gone while holding the lock. Nobody reads our stdout any more: a
+    // write to it would kill us with SIGPIPE halfway through the recovery, so from here
+    // on everything goes to a log beside the lock.
+    'trap "" PIPE', 'exec >>"$meta/recovery.log" 2>&1', 'echo "$(date -u +%FT%TZ) connection to the runner lost while holding the lock; recovering"', 'ours || exit 0', 
     // Each registered file is named after a process group; a group is gone when
     // kill -0 finds no member (a step that exec'd another program leaves its file).
     'groups_alive() { local f; for f in "$lock"/work/*; do [ -e "$f" ] && kill -0 -- "-${f##*/}" 2>/dev/null && return 0; done; return 1; }', 'for f in "$lock"/work/*; do if [ -e "$f" ]; then kill -TERM -- "-${f##*/}" 2>/dev/null || true; fi; done', 'for _ in $(seq 50); do groups_alive || break; sleep 0.2; done', 'for f in "$lock"/work/*; do if [ -e "$f" ]; then kill -KILL -- "-${f##*/}" 2>/dev/null || true; fi; done', o.recovery ? `( ${o.recovery}\n) || echo "slipway: recovery after a lost connection failed" >&2` : '', 
@@ -49624,10 +49645,14 @@ function probe(plan) {
     const gitDir = plan.strategy === 'in-place' ? `${plan.root}/.git` : l.repo;
     return (0, shell_1.lines)(`ROOT=${(0, shell_1.quote)(plan.root)}; GIT_DIR_=${(0, shell_1.quote)(gitDir)}`, 'say() { printf "%s=%s\\n" "$1" "$2"; }', 'if command -v git >/dev/null 2>&1; then say git yes; else say git no; fi', plan.strategy === 'in-place'
         ? (0, shell_1.lines)('if [ -d "$ROOT/.git" ]; then', '  say current "$(git -C "$ROOT" rev-parse -q --verify HEAD || true)"', '  say current_sha "$(git -C "$ROOT" rev-parse -q --verify HEAD || true)"', '  say branch "$(git -C "$ROOT" symbolic-ref -q --short HEAD || true)"', '  if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ]; then say dirty yes; else say dirty no; fi', 'fi')
-        : (0, shell_1.lines)('cur=$(readlink "$ROOT/current" 2>/dev/null || true); say current "${cur##*/}"', 'say current_sha "$(cat "$ROOT/current/REVISION" 2>/dev/null || true)"'), `if git --git-dir "$GIT_DIR_" cat-file -e ${(0, shell_1.quote)(plan.sha)}^{commit} 2>/dev/null; then say has_commit yes; else say has_commit no; fi`, 'say haves "$(git --git-dir "$GIT_DIR_" for-each-ref --sort=-committerdate --count=30 --format="%(objectname)" 2>/dev/null | tr "\\n" " ")"', `for e in ${plan.shared.map(shell_1.quote).join(' ')}; do [ -e "$ROOT/shared/$e" ] || say missing_shared "$e"; done`, 'say free_kb "$(df -Pk "$ROOT" 2>/dev/null | awk \'NR==2 {print $4}\')"');
+        : (0, shell_1.lines)('cur=$(readlink "$ROOT/current" 2>/dev/null || true); cur=${cur##*/}; say current "$cur"', 'say current_sha "$(cat "$ROOT/current/REVISION" 2>/dev/null || true)"', 
+        // A release that went live but never finished (the server died mid-release)
+        // is not a release to keep, nor one to go back to.
+        // (Only releases slipway made have a record; one made by other means counts as finished.)
+        'if [ -n "$cur" ] && [ -d "$ROOT/.slipway/releases/$cur" ] && [ ! -e "$ROOT/.slipway/releases/$cur/complete" ]; then say current_complete no; else say current_complete yes; fi', `for r in $(ls -1 "$ROOT/releases" 2>/dev/null | grep -E ${(0, shell_1.quote)(exports.RELEASE_ID.source)} | sort -r); do [ -e "$ROOT/.slipway/releases/$r/complete" ] && { say last_complete "$r"; break; }; done; true`), `if git --git-dir "$GIT_DIR_" cat-file -e ${(0, shell_1.quote)(plan.sha)}^{commit} 2>/dev/null; then say has_commit yes; else say has_commit no; fi`, 'say haves "$(git --git-dir "$GIT_DIR_" for-each-ref --sort=-committerdate --count=30 --format="%(objectname)" 2>/dev/null | tr "\\n" " ")"', `for e in ${plan.shared.map(shell_1.quote).join(' ')}; do [ -e "$ROOT/shared/$e" ] || say missing_shared "$e"; done`, 'say free_kb "$(df -Pk "$ROOT" 2>/dev/null | awk \'NR==2 {print $4}\')"');
 }
 function parseProbe(stdout) {
-    const r = { current: '', currentSha: '', hasCommit: false, haves: [], missingShared: [], freeKb: 0, git: false, dirty: false, branch: '' };
+    const r = { current: '', currentSha: '', hasCommit: false, haves: [], missingShared: [], freeKb: 0, git: false, dirty: false, branch: '', currentComplete: true, lastComplete: '' };
     for (const line of stdout.split('\n')) {
         const eq = line.indexOf('=');
         if (eq < 0)
@@ -49651,6 +49676,10 @@ function parseProbe(stdout) {
             r.dirty = v === 'yes';
         else if (k === 'branch')
             r.branch = v;
+        else if (k === 'current_complete')
+            r.currentComplete = v === 'yes';
+        else if (k === 'last_complete')
+            r.lastComplete = v;
     }
     return r;
 }
@@ -52374,8 +52403,13 @@ function getSnapshotSettings(source, secret) {
         throw new errors_1.InputError(name(exports.SnapshotInput.Label), `'${(0, parse_1.printable)(labelText)}' is not a label`, 'Use up to 40 letters, digits, dots, dashes and underscores, starting with a letter or digit.');
     }
     const download = source.get(exports.SnapshotInput.Download)?.trim();
-    if (download?.includes('\0'))
-        throw new errors_1.InputError(name(exports.SnapshotInput.Download), 'contains a NUL byte');
+    // A local directory: refuse what no file system takes, before anything connects.
+    // eslint-disable-next-line no-control-regex
+    if (download !== undefined && /[\0-\x1f\x7f]/.test(download))
+        throw new errors_1.InputError(name(exports.SnapshotInput.Download), 'contains control characters');
+    if (download !== undefined && (Buffer.byteLength(download) > 4000 || download.split('/').some(part => Buffer.byteLength(part) > 255))) {
+        throw new errors_1.InputError(name(exports.SnapshotInput.Download), `'${(0, parse_1.printable)(download)}' is too long for a directory name`);
+    }
     const keepText = source.get(exports.SnapshotInput.Keep);
     return {
         databases,
@@ -52738,6 +52772,12 @@ async function acquireLock(host, options, reporter) {
             }
             else if (kind === 'dead') {
                 host.warn(`the app lock was left behind by ${describeHolder(rest.join(' '))}, whose process is gone (lost connection or reboot); taking it over`);
+            }
+            else if (kind === 'recovering') {
+                host.warn(`running the recovery that run left behind (see ${(0, layout_1.layout)(options.root).meta}/recovery.log)`);
+            }
+            else if (kind === 'recovery-failed') {
+                host.warn(`the recovery left behind by ${describeHolder(rest.join(' '))} failed; see ${(0, layout_1.layout)(options.root).meta}/recovery.log`);
             }
             else if (kind === 'broken') {
                 host.warn(`breaking the app lock held by ${describeHolder(rest.join(' '))} (break-lock: true)`);
@@ -54402,12 +54442,16 @@ class Session {
     sftpChannel;
     inFlight = new Set();
     closing = false;
+    rejectLost;
+    /** Rejects when the connection is lost; for operations ssh2 itself never fails (SFTP). */
+    lostConnection = new Promise((_, reject) => (this.rejectLost = reject));
     constructor(host, client, 
     /** How the host key was accepted, and its fingerprint. */
     hostKey) {
         this.host = host;
         this.client = client;
         this.hostKey = hostKey;
+        this.lostConnection.catch(() => undefined);
         client.on('close', () => this.onLost(new Error('the connection closed')));
         client.on('error', err => this.onLost(err));
     }
@@ -54495,6 +54539,7 @@ class Session {
         this.lost = err;
         for (const abort of this.inFlight)
             abort(err);
+        this.rejectLost(this.lostError());
     }
     channel() {
         if (this.lost)
@@ -54763,6 +54808,10 @@ function sha256File(path) {
             .on('end', () => resolve(hash.digest('hex')));
     });
 }
+/** A transfer, or the connection's loss, whichever comes first. */
+function raceLoss(session, transfer) {
+    return Promise.race([transfer, session.lostConnection]);
+}
 function stat(sftp, path) {
     return new Promise((resolve, reject) => sftp.stat(path, (err, s) => (err ? reject(err) : resolve(s.size))));
 }
@@ -54779,12 +54828,13 @@ async function download(session, remotePath, localPath, options = {}) {
         throw new errors_1.SlipwayError(`${session.host.label}: cannot read ${remotePath} over SFTP: ${err.message}`);
     }
     try {
-        await new Promise((resolve, reject) => sftp.fastGet(remotePath, partial, {
+        // fastGet never calls back when the connection dies under it: race the loss.
+        await raceLoss(session, new Promise((resolve, reject) => sftp.fastGet(remotePath, partial, {
             concurrency: options.concurrency ?? DEFAULTS.concurrency,
             chunkSize: options.chunkSize ?? DEFAULTS.chunkSize,
             step: (done, _chunk, t) => options.onProgress?.(done, t),
             mode: 0o600,
-        }, err => (err ? reject(err) : resolve())));
+        }, err => (err ? reject(err) : resolve()))));
         session.ensureAlive(`download ${remotePath}`);
         // fastGet writes chunks out of order, so the file is hashed once it is complete.
         const sha256 = await sha256File(partial);
@@ -54815,7 +54865,7 @@ async function upload(session, localPath, remotePath, options = {}) {
     const partial = `${remotePath}.partial`;
     let bytes = 0;
     try {
-        await new Promise((resolve, reject) => sftp.fastPut(localPath, partial, {
+        await raceLoss(session, new Promise((resolve, reject) => sftp.fastPut(localPath, partial, {
             concurrency: options.concurrency ?? DEFAULTS.concurrency,
             chunkSize: options.chunkSize ?? DEFAULTS.chunkSize,
             step: (done, _chunk, total) => {
@@ -54823,7 +54873,7 @@ async function upload(session, localPath, remotePath, options = {}) {
                 options.onProgress?.(done, total);
             },
             mode: 0o600,
-        }, err => (err ? reject(err) : resolve())));
+        }, err => (err ? reject(err) : resolve()))));
     }
     catch (err) {
         await removeRemote(session, partial);
