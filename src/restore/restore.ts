@@ -16,7 +16,6 @@ import { layout } from '../commands/layout'
 import { databaseRestoreScript, describeTarget, drillScript, volumesRestoreScript } from '../commands/restore/restore'
 import type { RestoreItem, RestorePlan } from '../commands/restore/types'
 import { parseVerify, verifyScript } from '../commands/restore/verify'
-import { discoverDatabasesScript } from '../commands/snapshot/django'
 import type { PlannedItem } from '../commands/snapshot/types'
 import type { Host } from '../fleet/host'
 import type { SnapshotRef } from '../inputs/restore'
@@ -25,8 +24,8 @@ import type { DatabaseItem, SnapshotSettings } from '../inputs/snapshot'
 import { SlipwayError, StepError } from '../report/errors'
 import { formatDuration, type Reporter } from '../report/reporter'
 import { formatBytes, MANIFEST_FILE, type Manifest, type ManifestItem, type TableSum } from '../snapshot/manifest'
-import { parseDiscovered, planSnapshot } from '../snapshot/plan'
-import { listSnapshots } from '../snapshot/snapshot'
+import { planSnapshot } from '../snapshot/plan'
+import { discoverDatabases, listSnapshots } from '../snapshot/snapshot'
 
 /** The label of the snapshot a restore takes of the current state first. */
 export const SAFETY_LABEL = 'before-restore'
@@ -120,14 +119,7 @@ export interface PreparedRestore {
 
 /** Match the manifest with the targets (reading Django's DATABASES when configured). */
 export async function prepareRestore(host: Host, app: { root: string }, manifest: Manifest, settings: SnapshotSettings, only: string[] = []): Promise<PreparedRestore> {
-  let discovered
-  if (settings.databases.some(d => d.engine === 'django')) {
-    const r = await host.step(
-      { step: 'read DATABASES from the Django settings', body: discoverDatabasesScript(app.root, settings.django.projectDir, settings.django.python), strict: true },
-      { captureBytes: 256 * 1024, quietStdout: true },
-    )
-    discovered = parseDiscovered(r.stdout)
-  }
+  const discovered = await discoverDatabases(host, app, settings)
   const { plan: snap, env } = planSnapshot(app.root, settings, {}, discovered)
   let pairs
   try {

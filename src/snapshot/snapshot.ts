@@ -26,14 +26,7 @@ const LISTING_BYTES = 32 * 1024 * 1024
  * names the item that failed.
  */
 export async function takeSnapshot(host: Host, app: { root: string }, settings: SnapshotSettings, context: SnapshotContext, reporter: Reporter): Promise<Manifest> {
-  let discovered
-  if (settings.databases.some(d => d.engine === 'django')) {
-    const r = await host.step(
-      { step: 'read DATABASES from the Django settings', body: discoverDatabasesScript(app.root, settings.django.projectDir, settings.django.python), strict: true },
-      { captureBytes: 256 * 1024, quietStdout: true },
-    )
-    discovered = parseDiscovered(r.stdout)
-  }
+  const discovered = await discoverDatabases(host, app, settings)
   const { plan, env } = planSnapshot(app.root, settings, context, discovered)
   if (plan.items.length === 0) throw new SlipwayError(`${host.label}: nothing to snapshot: no databases or volumes are configured`)
   const script = snapshotScript(plan, env)
@@ -54,6 +47,19 @@ export async function takeSnapshot(host: Host, app: { root: string }, settings: 
   }
   reporter.info(`${host.label}: snapshot ${manifest.id}: ${manifest.items.length} item(s), ${formatBytes(manifest.bytes)} in ${formatDuration(manifest.durationMs)}`)
   return manifest
+}
+
+/**
+ * With `engine: django`, what DATABASES says, read on the server through the live
+ * release's manage.py (passwords stay there); undefined when no item needs it.
+ */
+export async function discoverDatabases(host: Host, app: { root: string }, settings: SnapshotSettings): Promise<ReturnType<typeof parseDiscovered> | undefined> {
+  if (!settings.databases.some(d => d.engine === 'django')) return undefined
+  const r = await host.step(
+    { step: 'read DATABASES from the Django settings', body: discoverDatabasesScript(app.root, settings.django.projectDir, settings.django.python), strict: true },
+    { captureBytes: 256 * 1024, quietStdout: true },
+  )
+  return parseDiscovered(r.stdout)
 }
 
 /** A StepError from the snapshot script, told in the user's terms. */

@@ -25,6 +25,21 @@ export interface ActionRun {
   errors: string[]
   warnings: string[]
   durationMs: number
+  /** Peak RSS of the action's node process in KiB (with measureMemory). */
+  maxRssKb?: number
+}
+
+export interface ActionYaml {
+  inputs?: Record<string, { default?: string; required?: boolean; description?: string }>
+  runs: { using: string; main: string }
+}
+
+export function actionDir(action: ActionName, root = ROOT): string {
+  return action === 'release' ? root : join(root, 'actions', action)
+}
+
+export function readActionYaml(action: ActionName, root = ROOT): ActionYaml {
+  return parse(readFileSync(join(actionDir(action, root), 'action.yml'), 'utf8')) as ActionYaml
 }
 
 export interface RunOptions {
@@ -33,23 +48,34 @@ export interface RunOptions {
   timeoutMs?: number
   /** Called with the child once started (to cut connections, sample ps, ...). */
   onStart?: (pid: number) => void
+  /** Every line of stdout and stderr as it arrives (raw: workflow commands included). */
+  onLine?: (line: string) => void
+  /** Run under /usr/bin/time and report the action's peak resident set size. */
+  measureMemory?: boolean
+  /**
+   * Inputs as raw bytes, which a JS string in spawn()'s env cannot carry (invalid
+   * UTF-8): set through env(1) by a bash wrapper that then execs node.
+   */
+  rawInputs?: Record<string, Buffer>
+  /** Another checkout's action.yml files and dist/ (e.g. a build with a fix applied). */
+  root?: string
 }
 
-interface ActionYaml {
-  inputs?: Record<string, { default?: string; required?: boolean }>
-  runs: { using: string; main: string }
+export interface Started {
+  /** pid of the node process (or of /usr/bin/time wrapping it). */
+  pid: number
+  done: Promise<ActionRun>
+  kill(signal?: NodeJS.Signals): void
 }
 
-export function actionDir(action: ActionName): string {
-  return action === 'release' ? ROOT : join(ROOT, 'actions', action)
+export function runAction(action: ActionName, inputs: Record<string, string | undefined>, options: RunOptions = {}): Promise<ActionRun> {
+  return startAction(action, inputs, options).done
 }
 
-export function readActionYaml(action: ActionName): ActionYaml {
-  return parse(readFileSync(join(actionDir(action), 'action.yml'), 'utf8')) as ActionYaml
-}
-
-export async function runAction(action: ActionName, inputs: Record<string, string | undefined>, options: RunOptions = {}): Promise<ActionRun> {
-  const spec = readActionYaml(action)
+/** Start an action as the runner would and return at once; `done` resolves with the run. */
+export function startAction(action: ActionName, inputs: Record<string, string | undefined>, options: RunOptions = {}): Started {
+  const root = options.root ?? ROOT
+  const spec = readActionYaml(action, root)
   const declared = spec.inputs ?? {}
   for (const name of Object.keys(inputs)) {
     if (!(name in declared)) throw new Error(`test passes input '${name}', which ${action}/action.yml does not declare`)
@@ -57,6 +83,7 @@ export async function runAction(action: ActionName, inputs: Record<string, strin
   const tmp = mkdtempSync(join(tmpdir(), 'slipway-runner-'))
   const outputFile = join(tmp, 'output')
   const summaryFile = join(tmp, 'summary')
+  const timeFile = join(tmp, 'time')
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
   const env: Record<string, string> = {
@@ -85,18 +112,55 @@ export async function runAction(action: ActionName, inputs: Record<string, strin
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
   }
   if (spec.runs.using !== 'node20' && spec.runs.using !== 'node24') throw new Error(`unexpected runs.using ${spec.runs.using}`)
-  const main = join(actionDir(action), spec.runs.main)
+  const main = join(actionDir(action, root), spec.runs.main)
+  let [cmd, args] = options.measureMemory ? ['/usr/bin/time', ['-f', '%M', '-o', timeFile, process.execPath, main]] : [process.execPath, [main]]
+  if (options.rawInputs) {
+    // Through env(1), not `export`: the runner's names keep their hyphens (INPUT_KNOWN-HOSTS).
+    const assignments = Object.entries(options.rawInputs).map(([name, bytes]) => `'INPUT_${name.replace(/ /g, '_').toUpperCase()}='$'${bashBytes(bytes)}'`)
+    args = ['-c', `exec env ${assignments.join(' ')} "$@"`, 'bash', cmd, ...args]
+    cmd = '/bin/bash'
+  }
 
   const started = Date.now()
-  const child = spawn(process.execPath, [main], { env, cwd: options.cwd ?? tmp, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, args, { env, cwd: options.cwd ?? tmp, stdio: ['ignore', 'pipe', 'pipe'] })
   options.onStart?.(child.pid!)
   let raw = ''
-  child.stdout.on('data', c => (raw += c))
-  child.stderr.on('data', c => (raw += c))
+  const reader = () => {
+    let partial = ''
+    return (chunk: Buffer) => {
+      const text = chunk.toString('utf8')
+      raw += text
+      if (!options.onLine) return
+      partial += text
+      const parts = partial.split('\n')
+      partial = parts.pop() ?? ''
+      for (const line of parts) options.onLine(line)
+    }
+  }
+  child.stdout.on('data', reader())
+  child.stderr.on('data', reader())
   const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 170_000)
-  const exitCode: number | null = await new Promise(res => child.on('close', code => res(code)))
-  clearTimeout(timeout)
+  const done = new Promise<ActionRun>(resolve =>
+    child.on('close', exitCode => {
+      clearTimeout(timeout)
+      const run = interpret(raw, exitCode, readFileSync(outputFile, 'utf8'), readFileSync(summaryFile, 'utf8'), Date.now() - started)
+      // time -o writes "Command exited with non-zero status N" before the number on failure.
+      if (options.measureMemory) run.maxRssKb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop())
+      resolve(run)
+    }),
+  )
+  return { pid: child.pid!, done, kill: signal => child.kill(signal ?? 'SIGTERM') }
+}
 
+/** Bytes as the inside of a bash $'...' string. */
+function bashBytes(bytes: Buffer): string {
+  let out = ''
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+  return out
+}
+
+/** The step log as a user sees it: workflow commands interpreted as the runner does. */
+function interpret(raw: string, exitCode: number | null, outputText: string, summary: string, durationMs: number): ActionRun {
   const masks: string[] = []
   const logLines: string[] = []
   const errors: string[] = []
@@ -117,16 +181,7 @@ export async function runAction(action: ActionName, inputs: Record<string, strin
     if (annotation?.[1] === 'warning') warnings.push(mask(text))
     logLines.push(mask(text))
   }
-  return {
-    exitCode,
-    raw,
-    log: logLines.join('\n'),
-    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
-    summary: readFileSync(summaryFile, 'utf8'),
-    errors,
-    warnings,
-    durationMs: Date.now() - started,
-  }
+  return { exitCode, raw, log: logLines.join('\n'), outputs: parseOutputFile(outputText), summary, errors, warnings, durationMs }
 }
 
 /** GITHUB_OUTPUT: `name=value` lines and `name<<DELIM ... DELIM` blocks. */
