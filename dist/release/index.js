@@ -53678,7 +53678,6 @@ const crypto_1 = __nccwpck_require__(6982);
 const layout_1 = __nccwpck_require__(8238);
 const restore_1 = __nccwpck_require__(8425);
 const verify_1 = __nccwpck_require__(3410);
-const django_1 = __nccwpck_require__(9115);
 const restore_2 = __nccwpck_require__(3467);
 const errors_1 = __nccwpck_require__(2287);
 const reporter_1 = __nccwpck_require__(4969);
@@ -53765,11 +53764,7 @@ function matchItems(manifest, planned, only = []) {
 }
 /** Match the manifest with the targets (reading Django's DATABASES when configured). */
 async function prepareRestore(host, app, manifest, settings, only = []) {
-    let discovered;
-    if (settings.databases.some(d => d.engine === 'django')) {
-        const r = await host.step({ step: 'read DATABASES from the Django settings', body: (0, django_1.discoverDatabasesScript)(app.root, settings.django.projectDir, settings.django.python), strict: true }, { captureBytes: 256 * 1024, quietStdout: true });
-        discovered = (0, plan_1.parseDiscovered)(r.stdout);
-    }
+    const discovered = await (0, snapshot_1.discoverDatabases)(host, app, settings);
     const { plan: snap, env } = (0, plan_1.planSnapshot)(app.root, settings, {}, discovered);
     let pairs;
     try {
@@ -54382,6 +54377,7 @@ function isoWeek(t) {
 // app lock (actions/snapshot, and the release action before it migrates).
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.takeSnapshot = takeSnapshot;
+exports.discoverDatabases = discoverDatabases;
 exports.listSnapshots = listSnapshots;
 exports.parseListing = parseListing;
 exports.pruneSnapshots = pruneSnapshots;
@@ -54407,11 +54403,7 @@ const LISTING_BYTES = 32 * 1024 * 1024;
  * names the item that failed.
  */
 async function takeSnapshot(host, app, settings, context, reporter) {
-    let discovered;
-    if (settings.databases.some(d => d.engine === 'django')) {
-        const r = await host.step({ step: 'read DATABASES from the Django settings', body: (0, django_1.discoverDatabasesScript)(app.root, settings.django.projectDir, settings.django.python), strict: true }, { captureBytes: 256 * 1024, quietStdout: true });
-        discovered = (0, plan_1.parseDiscovered)(r.stdout);
-    }
+    const discovered = await discoverDatabases(host, app, settings);
     const { plan, env } = (0, plan_1.planSnapshot)(app.root, settings, context, discovered);
     if (plan.items.length === 0)
         throw new errors_1.SlipwayError(`${host.label}: nothing to snapshot: no databases or volumes are configured`);
@@ -54435,6 +54427,16 @@ async function takeSnapshot(host, app, settings, context, reporter) {
     }
     reporter.info(`${host.label}: snapshot ${manifest.id}: ${manifest.items.length} item(s), ${(0, manifest_1.formatBytes)(manifest.bytes)} in ${(0, reporter_1.formatDuration)(manifest.durationMs)}`);
     return manifest;
+}
+/**
+ * With `engine: django`, what DATABASES says, read on the server through the live
+ * release's manage.py (passwords stay there); undefined when no item needs it.
+ */
+async function discoverDatabases(host, app, settings) {
+    if (!settings.databases.some(d => d.engine === 'django'))
+        return undefined;
+    const r = await host.step({ step: 'read DATABASES from the Django settings', body: (0, django_1.discoverDatabasesScript)(app.root, settings.django.projectDir, settings.django.python), strict: true }, { captureBytes: 256 * 1024, quietStdout: true });
+    return (0, plan_1.parseDiscovered)(r.stdout);
 }
 /** A StepError from the snapshot script, told in the user's terms. */
 function explainFailure(err, dir) {
