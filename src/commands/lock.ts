@@ -29,6 +29,12 @@ export interface GuardianOptions {
   /** Runs when the connection is lost while the lock is held (after our work is ended). */
   recovery?: Shell
   heartbeatSeconds?: number
+  /**
+   * A read-only look at the server run right after the lock is taken, in the same
+   * round trip (the release's probe). Its stdout is framed by `probe-begin`/`probe-end`
+   * events; a failure is reported as `probe-failed <status>` and keeps the lock.
+   */
+  afterAcquire?: Shell
 }
 
 export function guardianScript(o: GuardianOptions): Shell {
@@ -88,6 +94,10 @@ export function guardianScript(o: GuardianOptions): Shell {
     'touch -- "$lock/heartbeat"',
     'if [ -n "$waited_for" ]; then printf \'{"time":"%s","holder":%s,"waited_for":%s,"waited_seconds":%s}\\n\' "$(date -u +%FT%TZ)" "$holder" "$waited_for" "$((SECONDS - start))" >> "$meta/lock.log"; fi',
     'event acquired',
+    o.afterAcquire
+      ? lines('event probe-begin', `probe_rc=0; ( ${o.afterAcquire}
+) </dev/null || probe_rc=$?`, 'if [ "$probe_rc" -eq 0 ]; then event probe-end; else event "probe-failed $probe_rc"; fi')
+      : '',
     'ours() { [ "$(cat "$lock/token" 2>/dev/null)" = "$token" ]; }',
     'while :; do',
     `  rc=0; IFS= read -r -t ${beat} line || rc=$?`,

@@ -239,12 +239,18 @@ function manage(args: string): Shell {
 }
 
 function migrate(): Shell {
+  // The plan, then the migration, in one Django process: each start-up of manage.py
+  // costs as much as a small migration.
+  const program = [
+    'from django.core.management import call_command',
+    'print("migration plan:", flush=True)',
+    'call_command("migrate", plan=True)',
+    'call_command("migrate", interactive=False)',
+  ].join('\n')
   return lines(
-    'echo "migration plan:"',
-    manage('migrate --plan'),
     // Applied migrations are recorded for the summary and for a later rollback, which
     // refuses to go back over them without the data.
-    `${manage('migrate --noinput')} | tee "$META/migrate.log"`,
+    `${manage(`shell -c ${quote(program)}`)} | tee "$META/migrate.log"`,
     'sed -n \'s/^ *Applying \\([A-Za-z0-9_.]*\\)\\.\\.\\. OK$/\\1/p\' "$META/migrate.log" > "$META/migrations"',
   )
 }

@@ -31,9 +31,14 @@ export class LocalRepo {
     return undefined
   }
 
-  async has(sha: string): Promise<boolean> {
-    const r = await runLocal('git', ['cat-file', '-e', `${sha}^{commit}`], { cwd: this.dir })
-    return r.code === 0
+  /** Of these commits, the ones this repository has (one git process for all). */
+  async present(shas: string[]): Promise<string[]> {
+    if (shas.length === 0) return []
+    const r = await runLocal('git', ['cat-file', '--batch-check=%(objectname) %(objecttype)'], { cwd: this.dir, input: shas.map(s => `${s}\n`).join('') })
+    return r.stdout
+      .split('\n')
+      .filter(l => l.endsWith(' commit'))
+      .map(l => l.split(' ')[0])
   }
 
   /**
@@ -49,17 +54,37 @@ export class LocalRepo {
     return (await this.git('rev-parse', '--is-shallow-repository')) === 'true'
   }
 
-  /** A thin pack with the commit and everything it needs that `haves` do not have. */
-  pack(sha: string, haves: string[]): { stream: Readable; done: Promise<void> } {
+  /**
+   * A thin pack with the commit and everything it needs that `haves` do not have.
+   * stop() ends the packer when nobody will read the rest; it returns the packer's own
+   * failure when it failed first (then that is the real cause of a server-side EOF).
+   */
+  pack(sha: string, haves: string[]): { stream: Readable; done: Promise<void>; stop: () => Error | undefined } {
     const { child, output } = startLocal('git', ['pack-objects', '--revs', '--thin', '--stdout', '-q', '--delta-base-offset'], {
       cwd: this.dir,
       input: [sha, ...haves.map(h => `^${h}`), ''].join('\n'),
     })
     let stderr = ''
+    let failure: Error | undefined
+    let exited = false
     child.stderr!.on('data', c => (stderr += c))
     const done = new Promise<void>((resolve, reject) =>
-      child.on('close', code => (code === 0 ? resolve() : reject(new SlipwayError(`git pack-objects failed: ${stderr.trim()}`)))),
+      child.on('close', code => {
+        exited = true
+        if (code === 0) return resolve()
+        failure = new SlipwayError(`git pack-objects failed: ${stderr.trim() || `exit ${code}`}`)
+        reject(failure)
+      }),
     )
-    return { stream: output, done }
+    done.catch(() => undefined)
+    return {
+      stream: output,
+      done,
+      stop: () => {
+        if (!exited) child.kill()
+        output.destroy()
+        return failure
+      },
+    }
   }
 }

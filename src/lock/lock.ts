@@ -24,6 +24,8 @@ export interface LockOptions {
   /** Shell run on the server if our connection is lost while we hold the lock. */
   recovery?: Shell
   staleAfterMs?: number
+  /** Run right after acquiring, in the same round trip; its stdout comes back as `probe`. */
+  afterAcquire?: Shell
 }
 
 export interface Holder {
@@ -56,6 +58,8 @@ export class HeldLock {
   constructor(
     private readonly guardian: RunningScript,
     readonly waitedMs: number,
+    /** stdout of `afterAcquire`, when given. */
+    readonly probe: string = '',
   ) {}
 
   /** Release: the guardian removes the lock directory and exits. */
@@ -81,6 +85,7 @@ export async function acquireLock(host: Host, options: LockOptions, reporter: Re
         staleSeconds: Math.ceil((options.staleAfterMs ?? 120_000) / 1000),
         breakLock: options.breakLock,
         recovery: options.recovery,
+        afterAcquire: options.afterAcquire,
       }),
     },
     // The guardian lives for the whole run; no command timeout applies to it.
@@ -88,16 +93,31 @@ export async function acquireLock(host: Host, options: LockOptions, reporter: Re
   )
   return new Promise((resolve, reject) => {
     let lastEvent = ''
+    let probe: string[] | undefined
+    const acquired = () => {
+      const waited = Date.now() - started
+      if (waited > 1500) host.log(`lock acquired after waiting ${formatDuration(waited)}`)
+      host.lockDir = lockDir
+      return waited
+    }
     guardian.onStdout(line => {
-      if (!line.startsWith(`${LOCK_EVENT}:`)) return
+      if (!line.startsWith(`${LOCK_EVENT}:`)) {
+        probe?.push(line)
+        return
+      }
       const event = line.slice(LOCK_EVENT.length + 1)
       const [kind, ...rest] = event.split(' ')
       lastEvent = event
       if (kind === 'acquired') {
-        const waited = Date.now() - started
-        if (waited > 1500) host.log(`lock acquired after waiting ${formatDuration(waited)}`)
-        host.lockDir = lockDir
-        resolve(new HeldLock(guardian, waited))
+        if (!options.afterAcquire) resolve(new HeldLock(guardian, acquired()))
+      } else if (kind === 'probe-begin') {
+        probe = []
+      } else if (kind === 'probe-end') {
+        resolve(new HeldLock(guardian, acquired(), probe!.join('\n')))
+      } else if (kind === 'probe-failed') {
+        // We hold the lock but cannot go on: give it back before failing.
+        const held = new HeldLock(guardian, acquired())
+        void held.release().finally(() => reject(new SlipwayError(`${host.label}: looking at the server after taking the lock failed (exit ${rest[0]})`)))
       } else if (kind === 'waiting') {
         host.log(`waiting for the app lock, held by ${describeHolder(rest.join(' '))} (lock-timeout ${formatDuration(options.timeoutMs)})`)
       } else if (kind === 'dead') {
@@ -123,7 +143,7 @@ export async function acquireLock(host: Host, options: LockOptions, reporter: Re
               'Wait for that run to finish, raise lock-timeout, or if it is hung, set break-lock: true.',
             ),
           )
-        } else if (!lastEvent.startsWith('acquired') && !lastEvent.startsWith('released')) {
+        } else if (!/^(acquired|released|probe-)/.test(lastEvent)) {
           reject(new SlipwayError(`${host.label}: could not take the app lock at ${lockDir} (exit ${r.code}): ${r.stderrTail.join(' / ')}`))
         }
       },

@@ -4,8 +4,9 @@
 import { setRecovery } from '../commands/lock'
 import { layout } from '../commands/layout'
 import { parseProbe, probe, receivePack, fetchOnServer, recoverRelease, releaseScript, undoRelease, type ProbeResult, type ReleasePlan } from '../commands/release'
-import { renderScript } from '../commands/script'
+import { renderScript, stepMarker } from '../commands/script'
 import { lines } from '../commands/shell'
+import { Transform, type Readable } from 'stream'
 import type { Host } from '../fleet/host'
 import type { ReleaseSettings } from '../inputs/release'
 import type { LocalRepo } from '../local/git'
@@ -73,10 +74,15 @@ export function planFor(ctx: ReleaseContext, probed: ProbeResult, migrate: boole
   }
 }
 
-async function runProbe(host: Host, ctx: ReleaseContext): Promise<ProbeResult> {
+function probeBody(ctx: ReleaseContext): string {
   const s = ctx.settings
-  const r = await host.step({ step: 'probe', body: probe({ root: s.path, strategy: s.strategy, sha: ctx.sha, shared: s.shared }) }, { captureBytes: 64 * 1024, quietStdout: true })
-  const probed = parseProbe(r.stdout)
+  return probe({ root: s.path, strategy: s.strategy, sha: ctx.sha, shared: s.shared })
+}
+
+/** What the probe found, refusing early (nothing changed yet) what cannot work. */
+function checkProbe(host: Host, ctx: ReleaseContext, stdout: string): ProbeResult {
+  const s = ctx.settings
+  const probed = parseProbe(stdout)
   if (!probed.git) throw new SlipwayError(`${host.label}: git is not installed on the server`, 'Install git there (apt-get install git); slipway needs it to unpack releases.')
   if (probed.missingShared.length) {
     throw new SlipwayError(
@@ -93,35 +99,46 @@ async function runProbe(host: Host, ctx: ReleaseContext): Promise<ProbeResult> {
   return probed
 }
 
-async function ship(host: Host, ctx: ReleaseContext, plan: ReleasePlan, probed: ProbeResult): Promise<number> {
+/** How the commit gets to the server: the first part of the release script, and its stdin. */
+interface Shipment {
+  body: string
+  input?: Readable
+  /** The local pack process finished. */
+  done: Promise<void>
+  /** After a failure: end the packer; its own error, if it failed first. */
+  stop: () => Error | undefined
+  bytes: () => number
+  describe: () => string
+}
+
+async function shipment(host: Host, ctx: ReleaseContext, plan: ReleasePlan, probed: ProbeResult): Promise<Shipment> {
   const s = ctx.settings
-  if (probed.hasCommit) {
-    host.log(`the server already has ${ctx.sha.slice(0, 12)}; nothing to ship`)
-    return 0
-  }
-  if (s.source === 'pull') {
-    await host.step({ step: 'fetch', body: fetchOnServer(plan, s.repository!, ctx.sha) })
-    return 0
-  }
+  const none = (body: string, say: string): Shipment => ({ body, done: Promise.resolve(), stop: () => undefined, bytes: () => 0, describe: () => say })
+  if (probed.hasCommit) return none('', `the server already has ${ctx.sha.slice(0, 12)}; nothing to ship`)
+  if (s.source === 'pull') return none(lines(stepMarker('fetch'), fetchOnServer(plan, s.repository!, ctx.sha)), `the server fetched ${ctx.sha.slice(0, 12)} from ${s.repository}`)
   const local = ctx.local!
   // Leave out everything the server has. A shallow checkout may lack the server's
   // commits; fetch the live one so at least that tree is not sent again.
-  const haves = []
-  for (const h of probed.haves) if (await local.has(h)) haves.push(h)
-  if (haves.length === 0 && probed.currentSha && /^[0-9a-f]{40}$/.test(probed.currentSha) && (await local.tryFetch(probed.currentSha))) haves.push(probed.currentSha)
+  const haves = await local.present(probed.haves)
+  if (haves.length === 0 && /^[0-9a-f]{40}$/.test(probed.currentSha) && (await local.tryFetch(probed.currentSha))) haves.push(probed.currentSha)
   const pack = local.pack(ctx.sha, haves)
-  const before = host.session.stats.bytesSent
-  try {
-    await host.step({ step: 'ship', body: receivePack(plan), input: true, strict: true }, { input: pack.stream })
-  } catch (err) {
-    // When the local side failed, that is the real cause, not the server's "early EOF".
-    await pack.done
-    throw err
+  let bytes = 0
+  const counted = pack.stream.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length
+        callback(null, chunk)
+      },
+    }),
+  )
+  return {
+    body: lines(stepMarker('ship'), receivePack(plan)),
+    input: counted,
+    done: pack.done,
+    stop: pack.stop,
+    bytes: () => bytes,
+    describe: () => `shipped ${ctx.sha.slice(0, 12)}: ${formatBytes(bytes)} (${haves.length ? `delta against ${haves.length} commit(s) the server has` : 'full: the server had none of its history'})`,
   }
-  await pack.done
-  const bytes = host.session.stats.bytesSent - before
-  host.log(`shipped ${ctx.sha.slice(0, 12)}: ${formatBytes(bytes)} (${haves.length ? `delta against ${haves.length} commit(s) the server has` : 'full: the server had none of its history'})`)
-  return bytes
 }
 
 export function formatBytes(n: number): string {
@@ -132,7 +149,7 @@ export function formatBytes(n: number): string {
 
 /** Print what would run, change nothing. */
 export async function dryRun(host: Host, ctx: ReleaseContext, migrate: boolean, reporter: Reporter): Promise<HostRelease> {
-  const probed = await runProbe(host, ctx)
+  const probed = checkProbe(host, ctx, (await host.step({ step: 'probe', body: probeBody(ctx) }, { captureBytes: 64 * 1024, quietStdout: true })).stdout)
   const plan = planFor(ctx, probed, migrate)
   const live = ctx.settings.strategy === 'in-place' ? probed.currentSha : probed.current
   reporter.info(`${host.label}: dry run: live ${live || 'none'} → ${ctx.id} (${ctx.sha.slice(0, 12)}); server ${probed.hasCommit ? 'has' : 'lacks'} the commit`)
@@ -146,8 +163,10 @@ export async function dryRun(host: Host, ctx: ReleaseContext, migrate: boolean, 
 export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: boolean, reporter: Reporter): Promise<HostRelease> {
   const s = ctx.settings
   if (s.dryRun) return dryRun(host, ctx, migrate, reporter)
-  return withLock(host, { kind: 'release', root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock }, reporter, async () => {
-    const probed = await runProbe(host, ctx)
+  // The probe runs inside the lock's own round trip: what it sees cannot change under us.
+  const lockOptions = { kind: 'release' as const, root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock, afterAcquire: probeBody(ctx) }
+  return withLock(host, lockOptions, reporter, async lock => {
+    const probed = checkProbe(host, ctx, lock.probe)
     const live = s.strategy === 'in-place' ? probed.currentSha : probed.current
     if (s.strategy === 'releases' && probed.current && !probed.currentComplete) {
       host.warn(`the live release ${probed.current} never finished (the server or the connection died mid-release); releasing again${probed.lastComplete ? `, with ${probed.lastComplete} as the one to go back to` : ''}`)
@@ -156,9 +175,8 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
       return { changed: false, release: live, previous: live, sha: ctx.sha, migrations: [], bytesShipped: 0 }
     }
     const plan = planFor(ctx, probed, migrate)
-    const bytesShipped = await ship(host, ctx, plan, probed)
-    const lockDir = layout(s.path).lock
-    const recovery = setRecovery(lockDir, recoverRelease(plan))
+    const ship = await shipment(host, ctx, plan, probed)
+    const recovery = setRecovery(layout(s.path).lock, recoverRelease(plan))
     let snapshot: string | undefined
     const migrations: string[] = []
     let migrationStarted = false
@@ -167,16 +185,25 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
       if (m) migrations.push(m)
       if (/^\s*Applying [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.\.\./.test(line)) migrationStarted = true
     }
+    // The commit travels on the same channel as the script that builds the release:
+    // the pack follows the script on stdin and the first step unpacks it.
+    const first = (part: 'all' | 'build') => ({ step: part === 'all' ? 'release' : 'build', body: lines(ship.body, recovery, releaseScript(plan, part)), input: ship.input !== undefined, strict: true })
     try {
       if (ctx.snapshot && plan.migrate) {
-        await host.step({ step: 'build', body: lines(recovery, releaseScript(plan, 'build')), strict: true })
+        await host.step(first('build'), { input: ship.input })
+        await ship.done
+        host.log(ship.describe())
         snapshot = await ctx.snapshot(host, plan)
         if (snapshot) plan.record.snapshot = snapshot
         await host.step({ step: 'release', body: releaseScript(plan, 'rest'), strict: true }, { onLine })
       } else {
-        await host.step({ step: 'release', body: lines(recovery, releaseScript(plan, 'all')), strict: true }, { onLine })
+        await host.step(first('all'), { input: ship.input, onLine })
+        await ship.done
+        host.log(ship.describe())
       }
-    } catch (err) {
+    } catch (stepFailure) {
+      // A packer that failed first is the real cause, not the server's "early EOF".
+      const err = ship.stop() ?? stepFailure
       const failure = await undo(host, plan, err)
       if (migrationStarted && snapshot && ctx.restoreData && isStep(err, 'migrate')) {
         try {
@@ -189,7 +216,7 @@ export async function releaseOnHost(host: Host, ctx: ReleaseContext, migrate: bo
       throw failure
     }
     if (plan.migrate && ctx.afterRelease) await ctx.afterRelease(host, plan)
-    return { changed: true, release: ctx.id, previous: live, sha: ctx.sha, migrations, bytesShipped, snapshot }
+    return { changed: true, release: ctx.id, previous: live, sha: ctx.sha, migrations, bytesShipped: ship.bytes(), snapshot }
   })
 }
 

@@ -25,6 +25,7 @@ import { SlipwayError, StepError } from '../report/errors'
 import { formatDuration, type Reporter } from '../report/reporter'
 import { formatBytes, MANIFEST_FILE, type Manifest, type ManifestItem, type TableSum } from '../snapshot/manifest'
 import { planSnapshot } from '../snapshot/plan'
+import { TABLE_SUM_METHOD } from '../commands/snapshot/checksums'
 import { discoverDatabases, listSnapshots } from '../snapshot/snapshot'
 
 /** The label of the snapshot a restore takes of the current state first. */
@@ -347,7 +348,8 @@ export async function drill(host: Host, app: { root: string }, manifest: Manifes
       continue
     }
     if (i.target.kind === 'database') {
-      const { checks, problems } = compareTables(i.item.tableSums ? i.item.tables : undefined, parseTables(r.stdout))
+      // Sums recorded with another method cannot be compared with today's.
+      const { checks, problems } = compareTables(i.item.tableSums === TABLE_SUM_METHOD ? i.item.tables : undefined, parseTables(r.stdout))
       items.push({ ...base, result: problems.length ? 'bad' : i.item.tables ? 'good' : 'unverified', problems, tables: checks, durationMs })
     } else {
       const m = /^listing (ok|differs|none) (\d+)$/m.exec(r.stdout)

@@ -28,7 +28,9 @@ export interface TransferResult {
   durationMs: number
 }
 
-const DEFAULTS = { concurrency: 64, chunkSize: 256 * 1024 }
+// OpenSSH's sftp-server reads at most 255 KiB per request; asking for 256 KiB makes ssh2
+// split every read into two, the second sent only after the first returns.
+const DEFAULTS = { concurrency: 64, chunkSize: 255 * 1024 }
 
 /** sha256 of a local file, read in chunks. */
 export function sha256File(path: string): Promise<string> {

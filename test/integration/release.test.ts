@@ -145,7 +145,7 @@ describe('release', () => {
     const r = await app.release('v1', { 'dry-run': 'true', env: 'SECRET_TOKEN=dry-run-secret-value' })
     expect(r.exitCode, r.log).toBe(0)
     expect(r.log).toContain('dry run: live')
-    expect(r.log).toContain('manage.py migrate --noinput')
+    expect(r.log).toContain('call_command("migrate", interactive=False)')
     expect(r.log).not.toContain('dry-run-secret-value')
     expect(readdirSync(`${app.root}/releases`).sort()).toEqual(before)
   })

@@ -3,18 +3,21 @@
 // restored into scratch, so the drill proves the data, not just the bytes of the dump.
 //
 // Each checksum is computed by the database itself, the same way both times:
-//   row hash   md5 of the row's text (PostgreSQL `t::text`; MariaDB the hex of every
-//              column cast to binary, NULL as N; SQLite's sha3 of the rows)
-//   table sum  two sums of 60-bit slices of the row hashes: independent of row order
-//              (no ORDER BY, no memory per row) and of the physical layout, but any
-//              changed, added or removed row changes it.
+//   row hash   PostgreSQL: hashtextextended(t::text, 0), a 64-bit hash three times
+//              cheaper than md5 on large tables (PostgreSQL 11 and later; older servers
+//              record no sums); MariaDB: md5 of the hex of every column cast to binary,
+//              NULL as N; SQLite: sha3 of the rows
+//   table sum  sums of the row hashes (PostgreSQL: one exact numeric sum; elsewhere two
+//              sums of 60-bit slices): independent of row order (no ORDER BY, no memory
+//              per row) and of the physical layout, but any changed, added or removed row
+//              changes it.
 // Values come from information_schema/pg_catalog, never from our inputs, and are quoted
 // by the database's own quote functions when they become SQL.
 
 import { bash, type Shell } from './runtime'
 
 /** Recorded in the manifest with the sums; a drill compares only sums of the same method. */
-export const TABLE_SUM_METHOD = 'slipway-rows-1'
+export const TABLE_SUM_METHOD = 'slipway-rows-2'
 
 /** Session settings that make PostgreSQL's text output of a row the same in every session. */
 export const PG_SUM_SETTINGS = [
@@ -32,9 +35,10 @@ export const PG_SUM_SETTINGS = [
 export function pgTableSumsSql(): string {
   return [
     PG_SUM_SETTINGS,
-    'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum((\'x\' || substr(h, 1, 15))::bit(60)::bigint), 0) || \'-\' || coalesce(sum((\'x\' || substr(h, 16, 15))::bit(60)::bigint), 0)) FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
+    'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum(hashtextextended(t::text, 0)), 0)::text) FROM %I.%I AS t$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
     'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
-    "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
+    "WHERE current_setting('server_version_num')::int >= 110000",
+    "AND c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
     "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
     'ORDER BY n.nspname, c.relname',
     '\\gexec',

@@ -66,8 +66,8 @@ export function psqlSession(db: DbTarget, extra: string[] = []): Shell {
 /**
  * The dump plus per-table row counts and checksums of exactly the data it holds: a
  * REPEATABLE READ transaction exports its snapshot, pg_dump dumps that snapshot, and
- * the checksums are computed in the same transaction, so writes by the running app
- * cannot make the two disagree.
+ * the checksums are computed in the same transaction, at the same time, so writes by
+ * the running app cannot make the two disagree.
  */
 export function postgresCapture(db: DbTarget, file: string, what: string): Shell {
   return lines(
@@ -79,8 +79,11 @@ export function postgresCapture(db: DbTarget, file: string, what: string): Shell
     db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '',
     `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`,
     `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${quote(`could not open a transaction on ${what}`)}`,
+    // The sums run in this session while pg_dump reads the same snapshot in its own:
+    // two backends, one wall-clock pass. COMMIT only once pg_dump is done with it.
+    `printf '%s\n' ${quote(pgTableSumsSql())} '\\echo slipway-tables-end' >&"$snap_pg_in"`,
     postgresDump(db, file, 'snap_pg_snapshot'),
-    `printf '%s\n' ${quote(pgTableSumsSql())} '\\echo slipway-tables-end' 'COMMIT;' '\\q' >&"$snap_pg_in"`,
+    `printf '%s\n' 'COMMIT;' '\\q' >&"$snap_pg_in"`,
     'snap_pg_end=',
     `: > "$snap_work/tables"`,
     'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done',
