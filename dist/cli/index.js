@@ -50633,7 +50633,10 @@ function guardianScript(o) {
     // guardian would have done, e.g. put back the release it left half-made.
     '    if [ -f "$lock/recovery.sh" ]; then', '      event "recovering $other"', '      { echo "$(date -u +%FT%TZ) recovering after $other"; bash "$lock/recovery.sh"; } </dev/null >>"$meta/recovery.log" 2>&1 || event "recovery-failed $other"', '    fi', '    take_over', '    continue', '  fi', `  if [ "$(heartbeat_age)" -gt ${o.staleSeconds} ]; then`, o.breakLock ? '    event "broken $other"; take_over; continue' : '    event "stale $(heartbeat_age) $other"', '  fi', '  if [ "$waited_for" != "$other" ]; then event "waiting $other"; waited_for=$other; fi', '  if [ "$SECONDS" -ge "$deadline" ]; then event "timeout $other"; exit 75; fi', '  sleep 1', 'done', 
     // Ours now. The guardian is this bash: its pid is what "alive" checks.
-    'printf "%s\\n" "$holder" > "$lock/holder"', 'printf "%s\\n" "$token" > "$lock/token"', 'printf "%s\\n" "$$" > "$lock/pid"', 'printf "%s\\n" "$boot" > "$lock/boot"', 'mkdir -p -- "$lock/work"', 'touch -- "$lock/heartbeat"', 'if [ -n "$waited_for" ]; then printf \'{"time":"%s","holder":%s,"waited_for":%s,"waited_seconds":%s}\\n\' "$(date -u +%FT%TZ)" "$holder" "$waited_for" "$((SECONDS - start))" >> "$meta/lock.log"; fi', 'event acquired', 'ours() { [ "$(cat "$lock/token" 2>/dev/null)" = "$token" ]; }', 'while :; do', `  rc=0; IFS= read -r -t ${beat} line || rc=$?`, '  if [ "$rc" -eq 0 ]; then', '    if [ "$line" = release ]; then if ours; then rm -rf -- "$lock"; fi; event released; exit 0; fi', '    continue', '  fi', 
+    'printf "%s\\n" "$holder" > "$lock/holder"', 'printf "%s\\n" "$token" > "$lock/token"', 'printf "%s\\n" "$$" > "$lock/pid"', 'printf "%s\\n" "$boot" > "$lock/boot"', 'mkdir -p -- "$lock/work"', 'touch -- "$lock/heartbeat"', 'if [ -n "$waited_for" ]; then printf \'{"time":"%s","holder":%s,"waited_for":%s,"waited_seconds":%s}\\n\' "$(date -u +%FT%TZ)" "$holder" "$waited_for" "$((SECONDS - start))" >> "$meta/lock.log"; fi', 'event acquired', o.afterAcquire
+        ? (0, shell_1.lines)('event probe-begin', `probe_rc=0; ( ${o.afterAcquire}
+) </dev/null || probe_rc=$?`, 'if [ "$probe_rc" -eq 0 ]; then event probe-end; else event "probe-failed $probe_rc"; fi')
+        : '', 'ours() { [ "$(cat "$lock/token" 2>/dev/null)" = "$token" ]; }', 'while :; do', `  rc=0; IFS= read -r -t ${beat} line || rc=$?`, '  if [ "$rc" -eq 0 ]; then', '    if [ "$line" = release ]; then if ours; then rm -rf -- "$lock"; fi; event released; exit 0; fi', '    continue', '  fi', 
     // read exits above 128 on timeout: beat and wait again. Anything else is EOF.
     '  if [ "$rc" -gt 128 ]; then if ours; then touch -- "$lock/heartbeat"; fi; continue; fi', '  break', 'done', 
     // The runner is gone while holding the lock. Nobody reads our stdout any more: a
@@ -50860,10 +50863,18 @@ function manage(args) {
     return `(cd "$APP" && "$PY" manage.py ${args})`;
 }
 function migrate() {
-    return (0, shell_1.lines)('echo "migration plan:"', manage('migrate --plan'), 
+    // The plan, then the migration, in one Django process: each start-up of manage.py
+    // costs as much as a small migration.
+    const program = [
+        'from django.core.management import call_command',
+        'print("migration plan:", flush=True)',
+        'call_command("migrate", plan=True)',
+        'call_command("migrate", interactive=False)',
+    ].join('\n');
+    return (0, shell_1.lines)(
     // Applied migrations are recorded for the summary and for a later rollback, which
     // refuses to go back over them without the data.
-    `${manage('migrate --noinput')} | tee "$META/migrate.log"`, 'sed -n \'s/^ *Applying \\([A-Za-z0-9_.]*\\)\\.\\.\\. OK$/\\1/p\' "$META/migrate.log" > "$META/migrations"');
+    `${manage(`shell -c ${(0, shell_1.quote)(program)}`)} | tee "$META/migrate.log"`, 'sed -n \'s/^ *Applying \\([A-Za-z0-9_.]*\\)\\.\\.\\. OK$/\\1/p\' "$META/migrate.log" > "$META/migrations"');
 }
 /**
  * A user's command (hook, restart) inlined in a subshell: it never appears on a
@@ -51769,11 +51780,14 @@ function joinPath(...parts) {
 // restored into scratch, so the drill proves the data, not just the bytes of the dump.
 //
 // Each checksum is computed by the database itself, the same way both times:
-//   row hash   md5 of the row's text (PostgreSQL `t::text`; MariaDB the hex of every
-//              column cast to binary, NULL as N; SQLite's sha3 of the rows)
-//   table sum  two sums of 60-bit slices of the row hashes: independent of row order
-//              (no ORDER BY, no memory per row) and of the physical layout, but any
-//              changed, added or removed row changes it.
+//   row hash   PostgreSQL: hashtextextended(t::text, 0), a 64-bit hash three times
+//              cheaper than md5 on large tables (PostgreSQL 11 and later; older servers
+//              record no sums); MariaDB: md5 of the hex of every column cast to binary,
+//              NULL as N; SQLite: sha3 of the rows
+//   table sum  sums of the row hashes (PostgreSQL: one exact numeric sum; elsewhere two
+//              sums of 60-bit slices): independent of row order (no ORDER BY, no memory
+//              per row) and of the physical layout, but any changed, added or removed row
+//              changes it.
 // Values come from information_schema/pg_catalog, never from our inputs, and are quoted
 // by the database's own quote functions when they become SQL.
 Object.defineProperty(exports, "__esModule", ({ value: true }));
@@ -51787,7 +51801,7 @@ exports.listingFileName = listingFileName;
 exports.listRecordFunction = listRecordFunction;
 const runtime_1 = __nccwpck_require__(63);
 /** Recorded in the manifest with the sums; a drill compares only sums of the same method. */
-exports.TABLE_SUM_METHOD = 'slipway-rows-1';
+exports.TABLE_SUM_METHOD = 'slipway-rows-2';
 /** Session settings that make PostgreSQL's text output of a row the same in every session. */
 exports.PG_SUM_SETTINGS = [
     "SET TimeZone = 'UTC';",
@@ -51803,9 +51817,10 @@ exports.PG_SUM_SETTINGS = [
 function pgTableSumsSql() {
     return [
         exports.PG_SUM_SETTINGS,
-        'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum((\'x\' || substr(h, 1, 15))::bit(60)::bigint), 0) || \'-\' || coalesce(sum((\'x\' || substr(h, 16, 15))::bit(60)::bigint), 0)) FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
+        'SELECT format($q$SELECT json_build_object(\'table\', %L, \'rows\', count(*), \'checksum\', coalesce(sum(hashtextextended(t::text, 0)), 0)::text) FROM %I.%I AS t$q$, n.nspname || \'.\' || c.relname, n.nspname, c.relname)',
         'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
-        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
+        "WHERE current_setting('server_version_num')::int >= 110000",
+        "AND c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'",
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
         'ORDER BY n.nspname, c.relname',
         '\\gexec',
@@ -52165,13 +52180,16 @@ function psqlSession(db, extra = []) {
 /**
  * The dump plus per-table row counts and checksums of exactly the data it holds: a
  * REPEATABLE READ transaction exports its snapshot, pg_dump dumps that snapshot, and
- * the checksums are computed in the same transaction, so writes by the running app
- * cannot make the two disagree.
+ * the checksums are computed in the same transaction, at the same time, so writes by
+ * the running app cannot make the two disagree.
  */
 function postgresCapture(db, file, what) {
     return (0, shell_1.lines)(`coproc snap_pg { ${psqlSession(db)}; }`, 
     // Bash forgets the coprocess's variables once it has ended; keep our own copies.
-    '# shellcheck disable=SC2154', 'snap_pg_pid=$snap_pg_PID', 'snap_pg_in=${snap_pg[1]}; snap_pg_out=${snap_pg[0]}', db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '', `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`, `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${(0, shell_1.quote)(`could not open a transaction on ${what}`)}`, postgresDump(db, file, 'snap_pg_snapshot'), `printf '%s\n' ${(0, shell_1.quote)((0, checksums_1.pgTableSumsSql)())} '\\echo slipway-tables-end' 'COMMIT;' '\\q' >&"$snap_pg_in"`, 'snap_pg_end=', `: > "$snap_work/tables"`, 'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done', 'wait "$snap_pg_pid" || true', `[ -n "$snap_pg_end" ] || snap_fail ${(0, shell_1.quote)(`could not compute the table checksums of ${what}`)}`, (0, checksums_1.tablesExtra)());
+    '# shellcheck disable=SC2154', 'snap_pg_pid=$snap_pg_PID', 'snap_pg_in=${snap_pg[1]}; snap_pg_out=${snap_pg[0]}', db.container && db.passwordVar ? `printf '%s\n' "\${${db.passwordVar}-}" >&"$snap_pg_in"` : '', `printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' 'SELECT pg_export_snapshot();' >&"$snap_pg_in"`, `IFS= read -r snap_pg_snapshot <&"$snap_pg_out" || snap_fail ${(0, shell_1.quote)(`could not open a transaction on ${what}`)}`, 
+    // The sums run in this session while pg_dump reads the same snapshot in its own:
+    // two backends, one wall-clock pass. COMMIT only once pg_dump is done with it.
+    `printf '%s\n' ${(0, shell_1.quote)((0, checksums_1.pgTableSumsSql)())} '\\echo slipway-tables-end' >&"$snap_pg_in"`, postgresDump(db, file, 'snap_pg_snapshot'), `printf '%s\n' 'COMMIT;' '\\q' >&"$snap_pg_in"`, 'snap_pg_end=', `: > "$snap_work/tables"`, 'while IFS= read -r snap_line <&"$snap_pg_out"; do if [ "$snap_line" = slipway-tables-end ]; then snap_pg_end=1; break; fi; printf \'%s\\n\' "$snap_line" >> "$snap_work/tables"; done', 'wait "$snap_pg_pid" || true', `[ -n "$snap_pg_end" ] || snap_fail ${(0, shell_1.quote)(`could not compute the table checksums of ${what}`)}`, (0, checksums_1.tablesExtra)());
 }
 /**
  * Connect once before anything is written: proves the credentials (a wrong password
@@ -54144,9 +54162,15 @@ class LocalRepo {
         }
         return undefined;
     }
-    async has(sha) {
-        const r = await (0, process_1.runLocal)('git', ['cat-file', '-e', `${sha}^{commit}`], { cwd: this.dir });
-        return r.code === 0;
+    /** Of these commits, the ones this repository has (one git process for all). */
+    async present(shas) {
+        if (shas.length === 0)
+            return [];
+        const r = await (0, process_1.runLocal)('git', ['cat-file', '--batch-check=%(objectname) %(objecttype)'], { cwd: this.dir, input: shas.map(s => `${s}\n`).join('') });
+        return r.stdout
+            .split('\n')
+            .filter(l => l.endsWith(' commit'))
+            .map(l => l.split(' ')[0]);
     }
     /**
      * Make the server's live commit available here so the pack can leave out what the
@@ -54159,16 +54183,38 @@ class LocalRepo {
     async isShallow() {
         return (await this.git('rev-parse', '--is-shallow-repository')) === 'true';
     }
-    /** A thin pack with the commit and everything it needs that `haves` do not have. */
+    /**
+     * A thin pack with the commit and everything it needs that `haves` do not have.
+     * stop() ends the packer when nobody will read the rest; it returns the packer's own
+     * failure when it failed first (then that is the real cause of a server-side EOF).
+     */
     pack(sha, haves) {
         const { child, output } = (0, process_1.startLocal)('git', ['pack-objects', '--revs', '--thin', '--stdout', '-q', '--delta-base-offset'], {
             cwd: this.dir,
             input: [sha, ...haves.map(h => `^${h}`), ''].join('\n'),
         });
         let stderr = '';
+        let failure;
+        let exited = false;
         child.stderr.on('data', c => (stderr += c));
-        const done = new Promise((resolve, reject) => child.on('close', code => (code === 0 ? resolve() : reject(new errors_1.SlipwayError(`git pack-objects failed: ${stderr.trim()}`)))));
-        return { stream: output, done };
+        const done = new Promise((resolve, reject) => child.on('close', code => {
+            exited = true;
+            if (code === 0)
+                return resolve();
+            failure = new errors_1.SlipwayError(`git pack-objects failed: ${stderr.trim() || `exit ${code}`}`);
+            reject(failure);
+        }));
+        done.catch(() => undefined);
+        return {
+            stream: output,
+            done,
+            stop: () => {
+                if (!exited)
+                    child.kill();
+                output.destroy();
+                return failure;
+            },
+        };
     }
 }
 exports.LocalRepo = LocalRepo;
@@ -54258,9 +54304,13 @@ function describeHolder(json) {
 class HeldLock {
     guardian;
     waitedMs;
-    constructor(guardian, waitedMs) {
+    probe;
+    constructor(guardian, waitedMs, 
+    /** stdout of `afterAcquire`, when given. */
+    probe = '') {
         this.guardian = guardian;
         this.waitedMs = waitedMs;
+        this.probe = probe;
     }
     /** Release: the guardian removes the lock directory and exits. */
     async release() {
@@ -54284,24 +54334,43 @@ async function acquireLock(host, options, reporter) {
             staleSeconds: Math.ceil((options.staleAfterMs ?? 120_000) / 1000),
             breakLock: options.breakLock,
             recovery: options.recovery,
+            afterAcquire: options.afterAcquire,
         }),
     }, 
     // The guardian lives for the whole run; no command timeout applies to it.
     { timeoutMs: 2 ** 31 - 1, onStderr: line => reporter.info(`${host.label}: ${line}`) });
     return new Promise((resolve, reject) => {
         let lastEvent = '';
+        let probe;
+        const acquired = () => {
+            const waited = Date.now() - started;
+            if (waited > 1500)
+                host.log(`lock acquired after waiting ${(0, reporter_1.formatDuration)(waited)}`);
+            host.lockDir = lockDir;
+            return waited;
+        };
         guardian.onStdout(line => {
-            if (!line.startsWith(`${lock_1.LOCK_EVENT}:`))
+            if (!line.startsWith(`${lock_1.LOCK_EVENT}:`)) {
+                probe?.push(line);
                 return;
+            }
             const event = line.slice(lock_1.LOCK_EVENT.length + 1);
             const [kind, ...rest] = event.split(' ');
             lastEvent = event;
             if (kind === 'acquired') {
-                const waited = Date.now() - started;
-                if (waited > 1500)
-                    host.log(`lock acquired after waiting ${(0, reporter_1.formatDuration)(waited)}`);
-                host.lockDir = lockDir;
-                resolve(new HeldLock(guardian, waited));
+                if (!options.afterAcquire)
+                    resolve(new HeldLock(guardian, acquired()));
+            }
+            else if (kind === 'probe-begin') {
+                probe = [];
+            }
+            else if (kind === 'probe-end') {
+                resolve(new HeldLock(guardian, acquired(), probe.join('\n')));
+            }
+            else if (kind === 'probe-failed') {
+                // We hold the lock but cannot go on: give it back before failing.
+                const held = new HeldLock(guardian, acquired());
+                void held.release().finally(() => reject(new errors_1.SlipwayError(`${host.label}: looking at the server after taking the lock failed (exit ${rest[0]})`)));
             }
             else if (kind === 'waiting') {
                 host.log(`waiting for the app lock, held by ${describeHolder(rest.join(' '))} (lock-timeout ${(0, reporter_1.formatDuration)(options.timeoutMs)})`);
@@ -54328,7 +54397,7 @@ async function acquireLock(host, options, reporter) {
                 const holder = describeHolder(lastEvent.slice('timeout '.length));
                 reject(new errors_1.SlipwayError(`${host.label}: the app lock at ${lockDir} is held by ${holder}; gave up after lock-timeout (${(0, reporter_1.formatDuration)(options.timeoutMs)})`, 'Wait for that run to finish, raise lock-timeout, or if it is hung, set break-lock: true.'));
             }
-            else if (!lastEvent.startsWith('acquired') && !lastEvent.startsWith('released')) {
+            else if (!/^(acquired|released|probe-)/.test(lastEvent)) {
                 reject(new errors_1.SlipwayError(`${host.label}: could not take the app lock at ${lockDir} (exit ${r.code}): ${r.stderrTail.join(' / ')}`));
             }
         }, err => reject(err));
@@ -54376,6 +54445,7 @@ const layout_1 = __nccwpck_require__(8238);
 const release_1 = __nccwpck_require__(1391);
 const script_1 = __nccwpck_require__(8827);
 const shell_1 = __nccwpck_require__(4800);
+const stream_1 = __nccwpck_require__(2203);
 const lock_2 = __nccwpck_require__(2872);
 const errors_1 = __nccwpck_require__(2287);
 function planFor(ctx, probed, migrate) {
@@ -54405,10 +54475,14 @@ function planFor(ctx, probed, migrate) {
         record: { ...ctx.record, previous },
     };
 }
-async function runProbe(host, ctx) {
+function probeBody(ctx) {
     const s = ctx.settings;
-    const r = await host.step({ step: 'probe', body: (0, release_1.probe)({ root: s.path, strategy: s.strategy, sha: ctx.sha, shared: s.shared }) }, { captureBytes: 64 * 1024, quietStdout: true });
-    const probed = (0, release_1.parseProbe)(r.stdout);
+    return (0, release_1.probe)({ root: s.path, strategy: s.strategy, sha: ctx.sha, shared: s.shared });
+}
+/** What the probe found, refusing early (nothing changed yet) what cannot work. */
+function checkProbe(host, ctx, stdout) {
+    const s = ctx.settings;
+    const probed = (0, release_1.parseProbe)(stdout);
     if (!probed.git)
         throw new errors_1.SlipwayError(`${host.label}: git is not installed on the server`, 'Install git there (apt-get install git); slipway needs it to unpack releases.');
     if (probed.missingShared.length) {
@@ -54422,39 +54496,35 @@ async function runProbe(host, ctx) {
     }
     return probed;
 }
-async function ship(host, ctx, plan, probed) {
+async function shipment(host, ctx, plan, probed) {
     const s = ctx.settings;
-    if (probed.hasCommit) {
-        host.log(`the server already has ${ctx.sha.slice(0, 12)}; nothing to ship`);
-        return 0;
-    }
-    if (s.source === 'pull') {
-        await host.step({ step: 'fetch', body: (0, release_1.fetchOnServer)(plan, s.repository, ctx.sha) });
-        return 0;
-    }
+    const none = (body, say) => ({ body, done: Promise.resolve(), stop: () => undefined, bytes: () => 0, describe: () => say });
+    if (probed.hasCommit)
+        return none('', `the server already has ${ctx.sha.slice(0, 12)}; nothing to ship`);
+    if (s.source === 'pull')
+        return none((0, shell_1.lines)((0, script_1.stepMarker)('fetch'), (0, release_1.fetchOnServer)(plan, s.repository, ctx.sha)), `the server fetched ${ctx.sha.slice(0, 12)} from ${s.repository}`);
     const local = ctx.local;
     // Leave out everything the server has. A shallow checkout may lack the server's
     // commits; fetch the live one so at least that tree is not sent again.
-    const haves = [];
-    for (const h of probed.haves)
-        if (await local.has(h))
-            haves.push(h);
-    if (haves.length === 0 && probed.currentSha && /^[0-9a-f]{40}$/.test(probed.currentSha) && (await local.tryFetch(probed.currentSha)))
+    const haves = await local.present(probed.haves);
+    if (haves.length === 0 && /^[0-9a-f]{40}$/.test(probed.currentSha) && (await local.tryFetch(probed.currentSha)))
         haves.push(probed.currentSha);
     const pack = local.pack(ctx.sha, haves);
-    const before = host.session.stats.bytesSent;
-    try {
-        await host.step({ step: 'ship', body: (0, release_1.receivePack)(plan), input: true, strict: true }, { input: pack.stream });
-    }
-    catch (err) {
-        // When the local side failed, that is the real cause, not the server's "early EOF".
-        await pack.done;
-        throw err;
-    }
-    await pack.done;
-    const bytes = host.session.stats.bytesSent - before;
-    host.log(`shipped ${ctx.sha.slice(0, 12)}: ${formatBytes(bytes)} (${haves.length ? `delta against ${haves.length} commit(s) the server has` : 'full: the server had none of its history'})`);
-    return bytes;
+    let bytes = 0;
+    const counted = pack.stream.pipe(new stream_1.Transform({
+        transform(chunk, _encoding, callback) {
+            bytes += chunk.length;
+            callback(null, chunk);
+        },
+    }));
+    return {
+        body: (0, shell_1.lines)((0, script_1.stepMarker)('ship'), (0, release_1.receivePack)(plan)),
+        input: counted,
+        done: pack.done,
+        stop: pack.stop,
+        bytes: () => bytes,
+        describe: () => `shipped ${ctx.sha.slice(0, 12)}: ${formatBytes(bytes)} (${haves.length ? `delta against ${haves.length} commit(s) the server has` : 'full: the server had none of its history'})`,
+    };
 }
 function formatBytes(n) {
     if (n < 1024)
@@ -54465,7 +54535,7 @@ function formatBytes(n) {
 }
 /** Print what would run, change nothing. */
 async function dryRun(host, ctx, migrate, reporter) {
-    const probed = await runProbe(host, ctx);
+    const probed = checkProbe(host, ctx, (await host.step({ step: 'probe', body: probeBody(ctx) }, { captureBytes: 64 * 1024, quietStdout: true })).stdout);
     const plan = planFor(ctx, probed, migrate);
     const live = ctx.settings.strategy === 'in-place' ? probed.currentSha : probed.current;
     reporter.info(`${host.label}: dry run: live ${live || 'none'} → ${ctx.id} (${ctx.sha.slice(0, 12)}); server ${probed.hasCommit ? 'has' : 'lacks'} the commit`);
@@ -54480,8 +54550,10 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
     const s = ctx.settings;
     if (s.dryRun)
         return dryRun(host, ctx, migrate, reporter);
-    return (0, lock_2.withLock)(host, { kind: 'release', root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock }, reporter, async () => {
-        const probed = await runProbe(host, ctx);
+    // The probe runs inside the lock's own round trip: what it sees cannot change under us.
+    const lockOptions = { kind: 'release', root: s.path, timeoutMs: s.lock.timeoutMs, breakLock: s.lock.breakLock, afterAcquire: probeBody(ctx) };
+    return (0, lock_2.withLock)(host, lockOptions, reporter, async (lock) => {
+        const probed = checkProbe(host, ctx, lock.probe);
         const live = s.strategy === 'in-place' ? probed.currentSha : probed.current;
         if (s.strategy === 'releases' && probed.current && !probed.currentComplete) {
             host.warn(`the live release ${probed.current} never finished (the server or the connection died mid-release); releasing again${probed.lastComplete ? `, with ${probed.lastComplete} as the one to go back to` : ''}`);
@@ -54491,9 +54563,8 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
             return { changed: false, release: live, previous: live, sha: ctx.sha, migrations: [], bytesShipped: 0 };
         }
         const plan = planFor(ctx, probed, migrate);
-        const bytesShipped = await ship(host, ctx, plan, probed);
-        const lockDir = (0, layout_1.layout)(s.path).lock;
-        const recovery = (0, lock_1.setRecovery)(lockDir, (0, release_1.recoverRelease)(plan));
+        const ship = await shipment(host, ctx, plan, probed);
+        const recovery = (0, lock_1.setRecovery)((0, layout_1.layout)(s.path).lock, (0, release_1.recoverRelease)(plan));
         let snapshot;
         const migrations = [];
         let migrationStarted = false;
@@ -54504,19 +54575,28 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
             if (/^\s*Applying [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.\.\./.test(line))
                 migrationStarted = true;
         };
+        // The commit travels on the same channel as the script that builds the release:
+        // the pack follows the script on stdin and the first step unpacks it.
+        const first = (part) => ({ step: part === 'all' ? 'release' : 'build', body: (0, shell_1.lines)(ship.body, recovery, (0, release_1.releaseScript)(plan, part)), input: ship.input !== undefined, strict: true });
         try {
             if (ctx.snapshot && plan.migrate) {
-                await host.step({ step: 'build', body: (0, shell_1.lines)(recovery, (0, release_1.releaseScript)(plan, 'build')), strict: true });
+                await host.step(first('build'), { input: ship.input });
+                await ship.done;
+                host.log(ship.describe());
                 snapshot = await ctx.snapshot(host, plan);
                 if (snapshot)
                     plan.record.snapshot = snapshot;
                 await host.step({ step: 'release', body: (0, release_1.releaseScript)(plan, 'rest'), strict: true }, { onLine });
             }
             else {
-                await host.step({ step: 'release', body: (0, shell_1.lines)(recovery, (0, release_1.releaseScript)(plan, 'all')), strict: true }, { onLine });
+                await host.step(first('all'), { input: ship.input, onLine });
+                await ship.done;
+                host.log(ship.describe());
             }
         }
-        catch (err) {
+        catch (stepFailure) {
+            // A packer that failed first is the real cause, not the server's "early EOF".
+            const err = ship.stop() ?? stepFailure;
             const failure = await undo(host, plan, err);
             if (migrationStarted && snapshot && ctx.restoreData && isStep(err, 'migrate')) {
                 try {
@@ -54532,7 +54612,7 @@ async function releaseOnHost(host, ctx, migrate, reporter) {
         }
         if (plan.migrate && ctx.afterRelease)
             await ctx.afterRelease(host, plan);
-        return { changed: true, release: ctx.id, previous: live, sha: ctx.sha, migrations, bytesShipped, snapshot };
+        return { changed: true, release: ctx.id, previous: live, sha: ctx.sha, migrations, bytesShipped: ship.bytes(), snapshot };
     });
 }
 /** A release that failed; says what failed and what was done about it. */
@@ -54887,6 +54967,7 @@ const errors_1 = __nccwpck_require__(2287);
 const reporter_1 = __nccwpck_require__(4969);
 const manifest_1 = __nccwpck_require__(6351);
 const plan_1 = __nccwpck_require__(9805);
+const checksums_1 = __nccwpck_require__(2799);
 const snapshot_1 = __nccwpck_require__(4330);
 /** The label of the snapshot a restore takes of the current state first. */
 exports.SAFETY_LABEL = 'before-restore';
@@ -55163,7 +55244,8 @@ async function drill(host, app, manifest, settings, options, reporter) {
             continue;
         }
         if (i.target.kind === 'database') {
-            const { checks, problems } = compareTables(i.item.tableSums ? i.item.tables : undefined, parseTables(r.stdout));
+            // Sums recorded with another method cannot be compared with today's.
+            const { checks, problems } = compareTables(i.item.tableSums === checksums_1.TABLE_SUM_METHOD ? i.item.tables : undefined, parseTables(r.stdout));
             items.push({ ...base, result: problems.length ? 'bad' : i.item.tables ? 'good' : 'unverified', problems, tables: checks, durationMs });
         }
         else {
@@ -56553,7 +56635,9 @@ const fs_1 = __nccwpck_require__(9896);
 const promises_1 = __nccwpck_require__(1943);
 const shell_1 = __nccwpck_require__(4800);
 const errors_1 = __nccwpck_require__(2287);
-const DEFAULTS = { concurrency: 64, chunkSize: 256 * 1024 };
+// OpenSSH's sftp-server reads at most 255 KiB per request; asking for 256 KiB makes ssh2
+// split every read into two, the second sent only after the first returns.
+const DEFAULTS = { concurrency: 64, chunkSize: 255 * 1024 };
 /** sha256 of a local file, read in chunks. */
 function sha256File(path) {
     return new Promise((resolve, reject) => {
