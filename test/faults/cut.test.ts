@@ -29,7 +29,6 @@ const STEPS = ['ship', 'prepare', 'link shared', 'virtualenv', 'check', 'migrate
 
 /** Whether a log line says the step has started. */
 function startsStep(line: string, step: string): boolean {
-  if (step === 'ship') return /^::group::.* · ship$/.test(line)
   const m = /^(?:\[[^\]]*\] )?── (.+)$/.exec(line)
   return m?.[1] === step
 }
@@ -65,12 +64,8 @@ export async function releaseAndCut(
       firing = true
       if (known) signalGroup(known.pgid, 'SIGSTOP')
       void (async () => {
-        // 'ship' is announced before its channel opens: give the script a moment to exist.
-        let script = known ?? runningScript(proxy.upstreamPorts().flatMap(sshdFor), root)
-        for (let i = 0; !script && step === 'ship' && i < 40; i++) {
-          await sleep(5)
-          script = runningScript(proxy.upstreamPorts().flatMap(sshdFor), root)
-        }
+        // 'ship' is the release script's first step, before 'prepare': its group is looked up now.
+        const script = known ?? runningScript(proxy.upstreamPorts().flatMap(sshdFor), root)
         if (script) signalGroup(script.pgid, 'SIGSTOP')
         cut = { atMs: Date.now(), frozen: !!script, live: live(root), newDir: newId ? releaseDirs(root).includes(newId) : false }
         proxy.cut()
